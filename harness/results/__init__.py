@@ -1,0 +1,1 @@
+"""Result directories: the crash-safe trial log and the run manifest."""
