@@ -107,7 +107,8 @@ def parse_cpus(text: str | float, what: str = "cpus") -> float:
     try:
         value = float(text)
     except (TypeError, ValueError):
-        raise UsageError(f"{what}: {text!r} is not a CPU count", "write a number such as 1, 2 or 0.5") from None
+        raise UsageError(f"{what}: {text!r} is not a CPU count",
+                         "write a number such as 1, 2 or 0.5") from None
     if not math.isfinite(value) or value <= 0:
         raise UsageError(f"{what}: {text!r} must be a positive number of CPUs", "write e.g. 1 or 0.5")
     return value
