@@ -18,6 +18,9 @@ def _fix_for(err: OSError, path: Path, value: str | None) -> str:
     name = path.name
     if err.errno in (errno.EACCES, errno.EPERM):
         return _DELEGATE_FIX
+    if err.errno == errno.ENOENT and name == "cgroup.subtree_control":
+        return (f"a controller in {value!r} is not offered to {path.parent} (see its cgroup.controllers); "
+                "on a hybrid host memory is bound to cgroup v1: use --backend uml")
     if err.errno == errno.ENOENT:
         if name.startswith(("memory.", "cpu.", "pids.")):
             controller = name.split(".")[0]

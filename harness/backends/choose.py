@@ -1,0 +1,61 @@
+"""Choosing where trials run: natively, or inside a user-mode Linux guest."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from harness.errors import CgroupError
+
+BACKENDS = ("auto", "native", "uml")
+# Set by the UML guest agent, so that trials run natively inside the guest are recorded
+# with the backend the user chose outside it.
+LABEL_ENV = "HARNESS_BACKEND_LABEL"
+
+
+def resolve_backend(requested: str, cgroup_root: Path | None = None) -> str:
+    """``native`` or ``uml`` for ``auto|native|uml``; a clear error when neither works."""
+    if requested not in BACKENDS:
+        raise CgroupError(f"unknown backend {requested!r}", f"use one of {', '.join(BACKENDS)}")
+    if requested != "auto":
+        return requested
+    from harness.doctor import UML_INSTALL, diagnose
+
+    d = diagnose(cgroup_root)
+    if d.auto_backend is None:
+        reasons = "; ".join(f"{c.name}: {c.value}" for c in d.checks if c.ok is False)
+        raise CgroupError(f"no usable cgroup v2 here ({reasons}) and no user-mode Linux kernel",
+                          f"install one: {UML_INSTALL}")
+    return d.auto_backend
+
+
+def backend_label() -> str:
+    return os.environ.get(LABEL_ENV, "native")
+
+
+def relay_argv(argv: list[str]) -> list[str]:
+    """The same harness command line with ``--backend native``, to run inside the guest."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            out.extend(argv[i:])
+            break
+        if arg == "--backend":
+            i += 2
+            continue
+        if not arg.startswith("--backend="):
+            out.append(arg)
+        i += 1
+    # The option goes right after the subcommand name.
+    return [out[0], "--backend", "native", *out[1:]] if out else out
+
+
+def run_in_uml(argv: list[str]) -> int:
+    """Run ``harness ARGV`` (with --backend native) in a fresh UML guest; its exit status."""
+    from harness.backends.uml import run_once
+
+    command = [sys.executable, "-m", "harness", *relay_argv(argv)]
+    return run_once(command, cwd=os.getcwd(), env=dict(os.environ))

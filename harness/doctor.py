@@ -1,0 +1,116 @@
+"""What this host offers the harness, what it lacks, and the command that fixes each gap."""
+
+from __future__ import annotations
+
+import os
+import platform
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from harness.cgroup import discover
+from harness.cgroup.workspace import CONTROLLERS, locate
+from harness.errors import CgroupError
+
+UML_INSTALL = "apt-get update && apt-get install -y user-mode-linux"
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool | None  # None: information only
+    value: str
+    fix: str | None = None
+
+
+@dataclass
+class Diagnosis:
+    checks: list[Check] = field(default_factory=list)
+    native_ready: bool = False
+    uml_available: bool = False
+
+    @property
+    def auto_backend(self) -> str | None:
+        if self.native_ready:
+            return "native"
+        return "uml" if self.uml_available else None
+
+    def to_dict(self) -> dict[str, object]:
+        return {"native_ready": self.native_ready, "uml_available": self.uml_available,
+                "auto_backend": self.auto_backend, "checks": [asdict(c) for c in self.checks]}
+
+
+def _kernel_at_least(release: str, major: int, minor: int) -> bool:
+    try:
+        parts = release.split(".")
+        return (int(parts[0]), int(parts[1].split("-")[0])) >= (major, minor)
+    except (IndexError, ValueError):
+        return False
+
+
+def diagnose(cgroup_root: Path | None = None) -> Diagnosis:
+    d = Diagnosis()
+    add = d.checks.append
+    release = platform.release()
+    add(Check("kernel", None, release))
+    mounts = discover.read_mounts()
+    layout = mounts.layout
+    add(Check("cgroup layout", layout == "v2", f"{layout} (v2 at {mounts.v2})",
+              None if layout == "v2" else "memory is bound to cgroup v1 here; boot with "
+              "systemd.unified_cgroup_hierarchy=1, or use --backend uml"))
+    from harness.backends.uml import find_kernel  # light: no guest is booted
+
+    kernel = find_kernel()
+    d.uml_available = kernel is not None
+    add(Check("user-mode Linux", d.uml_available, str(kernel) if kernel else "not installed",
+              None if kernel else UML_INSTALL))
+    if mounts.v2 is None:
+        add(Check("cgroup v2 mount", False, "none", "use --backend uml"))
+        return d
+    try:
+        loc = locate(cgroup_root, mounts)
+    except CgroupError as e:
+        add(Check("work place", False, e.message, e.fix))
+        return d
+    add(Check("work place", True, f"{loc.base} ({loc.mode})"))
+    # Controllers the base can hand to its children: what its parent delegated to it.
+    source = loc.base if loc.base.exists() and loc.mode == "delegated" else loc.base.parent
+    if loc.base == loc.mount:
+        source = loc.mount
+    available = discover.controllers(source)
+    missing = [c for c in CONTROLLERS if c not in available]
+    add(Check("controllers", not missing, " ".join(sorted(available)) or "none",
+              None if not missing else (
+                  f"{' '.join(missing)} not available in {source}: "
+                  + ("on a hybrid host they are bound to v1; use --backend uml"
+                     if layout == "hybrid" else
+                     "delegate them (systemd: Delegate=yes; user@.service gives memory pids, "
+                     "cpu since systemd 252)"))))
+    writable = os.access(source, os.W_OK)
+    add(Check("may write", writable, str(source),
+              None if writable else
+              "run as root or in a delegated scope (systemd-run --scope -p Delegate=yes)"))
+    add(Check("memory.peak", _kernel_at_least(release, 5, 19), "kernel 5.19+",
+              None if _kernel_at_least(release, 5, 19) else "peak memory will be missing (older kernel)"))
+    add(Check("cgroup.kill", _kernel_at_least(release, 5, 14), "kernel 5.14+",
+              None if _kernel_at_least(release, 5, 14) else "falls back to freeze-and-signal"))
+    psi = Path("/proc/pressure/memory").exists()
+    add(Check("PSI (pressure)", None, "available" if psi else "not built in (records carry no pressure)"))
+    swap = _swap_bytes()
+    add(Check("swap", None, f"{swap} bytes" + (" (trials get memory.swap.max 0)" if swap else "")))
+    if loc.mode == "delegated":
+        low = (loc.base / "memory.low").read_text().strip() if (loc.base / "memory.low").exists() else "?"
+        add(Check("protection above the subtree", None, f"memory.low of {loc.base} = {low}",
+                  "trial guarantees are only effective up to it: systemd-run -p MemoryLow=... "
+                  "sets it" if low == "0" else None))
+    d.native_ready = bool(not missing and writable and layout != "v1")
+    return d
+
+
+def _swap_bytes() -> int:
+    try:
+        import psutil
+
+        return int(psutil.swap_memory().total)
+    except Exception:
+        return 0
+

@@ -1,0 +1,87 @@
+"""Resource settings of one trial, and the cgroup files that express them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from harness.errors import UsageError
+
+CPU_PERIOD_USEC = 100_000
+MIN_CPU_QUOTA_USEC = 1_000  # the kernel refuses quotas under 1 ms
+DEFAULT_PIDS_MAX = 4096  # ample for builds and test runners, stops a fork bomb early
+PAGE = 4096
+
+
+def cpu_weight_for(cpus: float | None) -> int:
+    """cpu.weight for declared CPUs, as Kubernetes maps a CPU request (shares = 1024/CPU)
+    to cgroup v2, so that contention splits the machine the way the article's cluster did."""
+    if cpus is None:
+        return 100
+    shares = max(2, int(cpus * 1024))
+    return max(1, min(10_000, 1 + ((shares - 2) * 9999) // 262_142))
+
+
+@dataclass(frozen=True)
+class LimitSettings:
+    """Absolute values for one trial cgroup; ``None`` means no limit (``max``)."""
+
+    memory_guarantee: int | None = None  # memory.low or memory.min
+    protection: str = "low"  # which file carries the guarantee
+    memory_max: int | None = None
+    memory_high: int | None = None
+    swap_max: int | None = 0
+    oom_group: bool = True
+    cpu_limit: float | None = None  # CPUs, for cpu.max
+    declared_cpus: float | None = None  # for cpu.weight
+    pids_max: int | None = DEFAULT_PIDS_MAX
+
+    def __post_init__(self) -> None:
+        if self.protection not in ("low", "min"):
+            raise UsageError(f"protection {self.protection!r} is neither low nor min",
+                             "use --protection low (best effort, as Kubernetes) or min (hard)")
+        g, m = self.memory_guarantee, self.memory_max
+        if g is not None and m is not None and g > m:
+            raise UsageError(f"the memory guarantee ({g} bytes) is above the limit ({m} bytes)",
+                             "raise --memory-limit or lower --memory-guarantee")
+        if self.pids_max is not None and self.pids_max < 1:
+            raise UsageError("--pids-max must be at least 1", "give a positive count, or max")
+
+    def files(self) -> dict[str, str]:
+        """cgroup file → value to write, in the order to write them.
+
+        memory.max goes after the guarantee and memory.high: lowering max below current
+        usage triggers reclaim at once, and the guarantee should be in place by then.
+        """
+        out: dict[str, str] = {}
+        out[f"memory.{self.protection}"] = _bytes(self.memory_guarantee, none="0")
+        if self.memory_high is not None:
+            out["memory.high"] = _bytes(self.memory_high)
+        out["memory.max"] = _bytes(self.memory_max)
+        if self.swap_max is not None:
+            out["memory.swap.max"] = _bytes(self.swap_max)
+        out["memory.oom.group"] = "1" if self.oom_group else "0"
+        out["cpu.max"] = _cpu_max(self.cpu_limit)
+        out["cpu.weight"] = str(cpu_weight_for(self.declared_cpus))
+        out["pids.max"] = "max" if self.pids_max is None else str(self.pids_max)
+        return out
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "memory_guarantee_bytes": self.memory_guarantee, "protection": self.protection,
+            "memory_max_bytes": self.memory_max, "memory_high_bytes": self.memory_high,
+            "swap_max_bytes": self.swap_max, "oom_group": self.oom_group,
+            "cpu_limit": self.cpu_limit, "declared_cpus": self.declared_cpus,
+            "pids_max": self.pids_max,
+        }
+
+
+def _bytes(value: int | None, none: str = "max") -> str:
+    # The kernel keeps limits in pages; round up so a limit never lands below what was asked.
+    return none if value is None else str(-(-int(value) // PAGE) * PAGE)
+
+
+def _cpu_max(cpus: float | None) -> str:
+    if cpus is None:
+        return f"max {CPU_PERIOD_USEC}"
+    quota = max(MIN_CPU_QUOTA_USEC, round(cpus * CPU_PERIOD_USEC))
+    return f"{quota} {CPU_PERIOD_USEC}"

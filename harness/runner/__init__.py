@@ -1,0 +1,1 @@
+"""Running one workload in one trial cgroup: spawn, watch, end, classify."""

@@ -1,0 +1,49 @@
+"""The rules that turn what happened into an outcome and an exit status."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from harness.record import EXIT_SIGNAL_BASE, EXIT_TIMEOUT
+
+
+@dataclass(frozen=True)
+class Verdict:
+    outcome: str
+    infra_reason: str | None
+    oom_kill_source: str | None
+
+
+def oom_source(events: dict[str, int], host_oom_delta: int) -> str | None:
+    """Who OOM-killed a process of the trial, if anyone did.
+
+    ``oom_kill`` counts kills by any OOM killer; ``oom`` only rises when this cgroup's own
+    limit was hit. Without ``oom``, the kill came from above: the host's global OOM killer
+    (then /proc/vmstat's oom_kill rose too) or an ancestor cgroup's limit.
+    """
+    if events.get("oom_kill", 0) <= 0:
+        return None
+    if events.get("oom", 0) > 0:
+        return "limit"
+    return "host" if host_oom_delta > 0 else "ancestor"
+
+
+def classify(passed: bool, timed_out: bool, events: dict[str, int], host_oom_delta: int) -> Verdict:
+    """An OOM-killed trial that did not pass is the infrastructure's failure, not the workload's;
+    one that passed anyway stays passed and keeps its oom_kill count."""
+    source = oom_source(events, host_oom_delta)
+    if source is not None and not passed:
+        return Verdict("infra_error", "oom_kill" if source == "limit" else "host_oom_kill", source)
+    if timed_out:
+        return Verdict("timeout", None, source)
+    return Verdict("passed" if passed else "failed", None, source)
+
+
+def exit_status(returncode: int, timed_out: bool) -> tuple[int, int | None]:
+    """(status for scripts, signal): the command's own status, 124 timed out, 128+N by signal N."""
+    signal = -returncode if returncode < 0 else None
+    if timed_out:
+        return EXIT_TIMEOUT, signal
+    if signal is not None:
+        return EXIT_SIGNAL_BASE + signal, signal
+    return returncode, None

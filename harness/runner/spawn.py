@@ -1,0 +1,77 @@
+"""Start a command so that it is inside its trial cgroup before it execs.
+
+Python cannot clone3(CLONE_INTO_CGROUP), and ``preexec_fn`` is unsafe once the parent
+has threads (a sweep has). So a tiny ``sh`` trampoline waits on a pipe while the
+parent moves it into the cgroup, then execs the command: nothing the command forks or
+touches is ever outside the cgroup, and errors of the move surface in the parent.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Mapping
+from typing import IO, Any
+
+from harness.cgroup.group import Cgroup
+from harness.errors import SpawnError
+from harness.record import EXIT_NOT_EXECUTABLE, EXIT_NOT_FOUND
+
+# $0 is the pipe's fd; a "go" line releases the trampoline, EOF aborts it.
+_TRAMPOLINE = 'eval "read go <&$0" && [ "$go" = go ] || exit 125; eval "exec $0<&-"; exec "$@"'
+
+Stream = int | IO[Any] | None
+
+
+def resolve(command: list[str], env: Mapping[str, str] | None, cwd: str | None) -> str:
+    """The executable's path, or SpawnError with the status docker and sh use (127/126)."""
+    if not command:
+        raise SpawnError("no command given", EXIT_NOT_FOUND, "put the command after --")
+    name = command[0]
+    if "/" in name:
+        path = name if os.path.isabs(name) else os.path.join(cwd or os.getcwd(), name)
+        if not os.path.exists(path):
+            raise SpawnError(f"{name}: no such file", EXIT_NOT_FOUND, "check the path")
+    else:
+        search = (env or os.environ).get("PATH", os.defpath)
+        found = shutil.which(name, mode=os.F_OK, path=search)
+        if found is None:
+            raise SpawnError(f"{name}: command not found in PATH", EXIT_NOT_FOUND,
+                             "install it or give its full path")
+        path = found
+    if os.path.isdir(path) or not os.access(path, os.X_OK):
+        raise SpawnError(f"{name}: not executable", EXIT_NOT_EXECUTABLE,
+                         f"chmod +x {path}, or run it through its interpreter")
+    return path
+
+
+def spawn_in_cgroup(cgroup: Cgroup, command: list[str], *, cwd: str | None = None,
+                    env: Mapping[str, str] | None = None, stdin: Stream = None,
+                    stdout: Stream = None, stderr: Stream = None,
+                    new_session: bool = False) -> subprocess.Popen[bytes]:
+    """Start ``command`` in ``cgroup``; the caller owns the returned process."""
+    path = resolve(command, env, cwd)
+    read_fd, write_fd = os.pipe()
+    try:
+        proc = subprocess.Popen(
+            ["/bin/sh", "-c", _TRAMPOLINE, str(read_fd), path, *command[1:]],
+            cwd=cwd, env=dict(env) if env is not None else None, stdin=stdin, stdout=stdout,
+            stderr=stderr, pass_fds=(read_fd,), start_new_session=new_session,
+        )
+    except OSError as e:
+        os.close(write_fd)
+        raise SpawnError(f"cannot start {command[0]}: {e.strerror}", EXIT_NOT_EXECUTABLE,
+                         "check the working directory and the command") from None
+    finally:
+        os.close(read_fd)
+    try:
+        cgroup.add_process(proc.pid)
+        os.write(write_fd, b"go\n")
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    finally:
+        os.close(write_fd)
+    return proc

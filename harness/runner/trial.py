@@ -1,0 +1,180 @@
+"""One trial: a workload in its own cgroup, watched until it ends, then measured and removed."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from harness import __version__
+from harness.cgroup import counters
+from harness.cgroup.group import Cgroup
+from harness.cgroup.workspace import Workspace
+from harness.errors import CgroupError, SpawnError
+from harness.limits import LimitSettings
+from harness.record import EXIT_HARNESS, RunRecord
+from harness.runner.classify import classify, exit_status
+from harness.runner.spawn import Stream, spawn_in_cgroup
+
+EventCallback = Callable[[str, dict[str, int]], None]
+
+
+@dataclass
+class RunSpec:
+    command: list[str]
+    limits: LimitSettings = field(default_factory=LimitSettings)
+    cwd: str | None = None
+    env: Mapping[str, str] | None = None
+    timeout: float | None = None
+    grace: float = 5.0  # seconds between SIGTERM and cgroup.kill on timeout
+    stdin: Stream = None
+    stdout: Stream = None
+    stderr: Stream = None
+    name: str = "run"
+    new_session: bool = False  # keep the terminal's Ctrl-C away from the workload
+    backend: str = "native"
+    on_event: EventCallback | None = None  # called as OOM kills happen
+
+
+def run_trial(ws: Workspace, spec: RunSpec) -> RunRecord:
+    """Run ``spec`` in a fresh trial cgroup of ``ws``; never raises for the workload's doing."""
+    started_at = datetime.now(UTC).isoformat()
+    base = dict(command=list(spec.command), started_at=started_at, harness_version=__version__,
+                backend=spec.backend)
+    try:
+        cg = ws.new_trial(spec.name)
+    except CgroupError as e:
+        return _error_record(base, "harness_error", EXIT_HARNESS, str(e))
+    try:
+        return _run_in(cg, spec, base)
+    except SpawnError as e:
+        return _error_record(base, "spawn_error", e.exit_code, str(e), limits=_limits(cg))
+    except CgroupError as e:
+        return _error_record(base, "harness_error", EXIT_HARNESS, str(e), limits=_limits(cg))
+    finally:
+        try:
+            cg.kill()
+        finally:
+            cg.remove()
+
+
+def _limits(cg: Cgroup) -> dict[str, str]:
+    return counters.read_limits(cg) if cg.path.exists() else {}
+
+
+def _error_record(base: dict, reason: str, code: int, message: str,
+                  limits: dict[str, str] | None = None) -> RunRecord:
+    return RunRecord(outcome="infra_error", infra_reason=reason, exit_code=code, returncode=None,
+                     signal=None, timed_out=False, wall_seconds=0.0, limits=limits or {},
+                     error=message, **base)
+
+
+def _run_in(cg: Cgroup, spec: RunSpec, base: dict) -> RunRecord:
+    for name, value in spec.limits.files().items():
+        cg.write(name, value)
+    limits = counters.read_limits(cg)
+    host_ooms_before = counters.host_oom_kills()
+    watch = _Watch(cg, spec.on_event)
+    t0 = time.monotonic()
+    proc = spawn_in_cgroup(cg, spec.command, cwd=spec.cwd, env=spec.env, stdin=spec.stdin,
+                           stdout=spec.stdout, stderr=spec.stderr, new_session=spec.new_session)
+    try:
+        timed_out = _wait(proc, spec, cg, watch, t0)
+    finally:
+        watch.close()
+    wall = time.monotonic() - t0
+    returncode = proc.wait()
+    # The trial ends with its main process; whatever it left (double-forked, setsid,
+    # ignoring signals) dies with the cgroup.
+    leftovers = 0
+    if cg.populated():
+        leftovers = sum(len(c.pids()) for c in [cg, *cg.descendants()])
+        cg.kill()
+    measured = counters.collect(cg)
+    host_delta = counters.host_oom_kills() - host_ooms_before
+    code, sig = exit_status(returncode, timed_out)
+    verdict = classify(code == 0 and not timed_out, timed_out, measured.memory_events, host_delta)
+    first_oom = None if watch.first_oom_at is None else round(watch.first_oom_at - t0, 3)
+    return RunRecord(
+        outcome=verdict.outcome, infra_reason=verdict.infra_reason, exit_code=code,
+        returncode=returncode, signal=sig, timed_out=timed_out, wall_seconds=round(wall, 4),
+        cpu_usage_usec=measured.cpu.get("usage_usec"), cpu_user_usec=measured.cpu.get("user_usec"),
+        cpu_system_usec=measured.cpu.get("system_usec"), cpu_nr_periods=measured.cpu.get("nr_periods"),
+        cpu_nr_throttled=measured.cpu.get("nr_throttled"),
+        cpu_throttled_usec=measured.cpu.get("throttled_usec"),
+        memory_peak_bytes=measured.memory_peak_bytes, memory_events=measured.memory_events,
+        oom_kill_source=verdict.oom_kill_source, first_oom_kill_seconds=first_oom,
+        pids_peak=measured.pids_peak, pids_max_events=measured.pids_max_events,
+        leftover_processes_killed=leftovers, pressure=measured.pressure, limits=limits,
+        cgroup=str(cg.path), **base,
+    )
+
+
+class _Watch:
+    """memory.events, watched with poll(): the kernel flags the file on every change."""
+
+    def __init__(self, cg: Cgroup, on_event: EventCallback | None) -> None:
+        self.fd = os.open(cg.file("memory.events"), os.O_RDONLY | os.O_CLOEXEC)
+        self.on_event = on_event
+        self.first_oom_at: float | None = None
+        self.last = self.read()
+
+    def read(self) -> dict[str, int]:
+        from harness.cgroup.fs import parse_keyed
+
+        return parse_keyed(os.pread(self.fd, 4096, 0).decode())
+
+    def changed(self) -> None:
+        now = self.read()
+        if now.get("oom_kill", 0) > self.last.get("oom_kill", 0):
+            if self.first_oom_at is None:
+                self.first_oom_at = time.monotonic()
+            if self.on_event is not None:
+                self.on_event("oom_kill", now)
+        self.last = now
+
+    def close(self) -> None:
+        self.changed()  # a kill right before exit may not have woken us yet
+        os.close(self.fd)
+
+
+def _wait(proc: subprocess.Popen[bytes], spec: RunSpec, cg: Cgroup, watch: _Watch, t0: float) -> bool:
+    """Wait for the main process; enforce the timeout. Returns whether it timed out."""
+    pidfd = os.pidfd_open(proc.pid)
+    poller = select.poll()
+    poller.register(pidfd, select.POLLIN)
+    poller.register(watch.fd, select.POLLPRI | select.POLLERR)
+    deadline = None if spec.timeout is None else t0 + spec.timeout
+    kill_at: float | None = None
+    timed_out = False
+    try:
+        while True:
+            now = time.monotonic()
+            if deadline is not None and now >= deadline and not timed_out:
+                timed_out = True
+                _signal_all(cg, signal.SIGTERM)
+                kill_at = now + spec.grace
+            if kill_at is not None and now >= kill_at:
+                cg.kill()
+                kill_at = None
+            wake = [t for t in (deadline if not timed_out else None, kill_at) if t is not None]
+            wait_ms = None if not wake else max(0.0, min(wake) - now) * 1000
+            for fd, _ in poller.poll(wait_ms):
+                if fd == watch.fd:
+                    watch.changed()
+                elif fd == pidfd:
+                    return timed_out
+    finally:
+        os.close(pidfd)
+
+
+def _signal_all(cg: Cgroup, sig: int) -> None:
+    for pid in cg.pids():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
