@@ -1,0 +1,45 @@
+"""The classification rules: what is an infra error, what is the workload's own failure."""
+
+from harness.backends.choose import relay_argv
+from harness.runner.classify import classify, exit_status, oom_source
+
+
+def ev(oom=0, oom_kill=0):
+    return {"low": 0, "high": 0, "max": 0, "oom": oom, "oom_kill": oom_kill, "oom_group_kill": 0}
+
+
+def test_limit_oom_kill_is_infra_error():
+    v = classify(passed=False, timed_out=False, events=ev(oom=1, oom_kill=1), host_oom_delta=1)
+    assert (v.outcome, v.infra_reason, v.oom_kill_source) == ("infra_error", "oom_kill", "limit")
+
+
+def test_host_oom_kill_is_told_apart():
+    v = classify(passed=False, timed_out=False, events=ev(oom=0, oom_kill=1), host_oom_delta=1)
+    assert (v.infra_reason, v.oom_kill_source) == ("host_oom_kill", "host")
+    assert oom_source(ev(oom=0, oom_kill=1), host_oom_delta=0) == "ancestor"
+
+
+def test_passed_despite_oom_kill_keeps_passed():
+    v = classify(passed=True, timed_out=False, events=ev(oom=1, oom_kill=1), host_oom_delta=1)
+    assert (v.outcome, v.infra_reason, v.oom_kill_source) == ("passed", None, "limit")
+
+
+def test_timeout_and_plain_failure():
+    assert classify(False, True, ev(), 0).outcome == "timeout"
+    assert classify(False, False, ev(), 0).outcome == "failed"
+    assert classify(True, False, ev(), 0).outcome == "passed"
+    # an OOM kill during a timed-out trial is still the infrastructure's doing
+    assert classify(False, True, ev(oom=1, oom_kill=1), 0).outcome == "infra_error"
+
+
+def test_exit_status_conventions():
+    assert exit_status(0, False) == (0, None)
+    assert exit_status(3, False) == (3, None)
+    assert exit_status(-9, False) == (137, 9)
+    assert exit_status(-15, True) == (124, 15)
+
+
+def test_relay_argv_forces_native_backend():
+    assert relay_argv(["run", "--backend", "uml", "--memory", "1G", "--", "x", "--backend", "y"]) == [
+        "run", "--backend", "native", "--memory", "1G", "--", "x", "--backend", "y"]
+    assert relay_argv(["sweep", "S", "--backend=auto"]) == ["sweep", "--backend", "native", "S"]
