@@ -15,6 +15,7 @@ contention, so an unbudgeted harness cannot starve a trial of its share for long
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -24,7 +25,6 @@ from harness.errors import UsageError
 from harness.units import format_size
 
 if TYPE_CHECKING:
-    from harness.sweep.plan import Trial
     from harness.sweep.profiles import TrialLimits
 
 MIB = 1 << 20
@@ -79,6 +79,18 @@ class Budget:
         self.used_millicpus = 0
         self._lock = threading.Lock()
 
+    @classmethod
+    def for_host(cls, concurrency: int, memory_reserve_bytes: int | None = None,
+                 cpu_reserve: float = 0.0) -> Budget:
+        """The budget of this machine: its physical memory and the CPUs this process may use."""
+        import psutil
+
+        try:
+            cpus = len(os.sched_getaffinity(0))
+        except AttributeError:  # not Linux
+            cpus = os.cpu_count() or 1
+        return cls(psutil.virtual_memory().total, cpus, concurrency, memory_reserve_bytes, cpu_reserve)
+
     def why_never_fits(self, limits: TrialLimits) -> str | None:
         """Why a trial could not start even on an idle machine, or None if it could."""
         d = Demand.of(limits)
@@ -128,7 +140,7 @@ class Budget:
             self.used_memory -= d.memory_bytes
             self.used_millicpus -= d.millicpus
 
-    def to_dict(self) -> dict[str, Any]:
+    def describe(self) -> dict[str, Any]:
         """The budget's parameters, for the manifest."""
         return {"host_memory_bytes": self.host_memory_bytes, "host_cpus": self.host_cpus,
                 "concurrency": self.concurrency, "memory_reserve_bytes": self.memory_reserve_bytes,
@@ -141,19 +153,21 @@ class Budget:
                 f"{self.millicpu_capacity / 1000:g}")
 
 
-def check_plan(trials: Iterable[Trial], budget: Budget) -> None:
-    """Refuse up front, naming each task/profile and the numbers, trials that never fit."""
-    problems: dict[tuple[str, str], str] = {}
-    for t in trials:
-        key = (t.task.name, t.profile.name)
-        if key not in problems:
-            why = budget.why_never_fits(t.limits)
+def check_plan(budget: Budget, trials: Iterable[tuple[str, TrialLimits]]) -> None:
+    """Refuse up front trials that could never start, naming each task/profile and the numbers.
+
+    ``trials`` are (trial id ``task/profile/repeat``, resolved limits) pairs.
+    """
+    problems: dict[str, str] = {}
+    for tid, limits in trials:
+        pair = tid.rsplit("/", 1)[0]
+        if pair not in problems:
+            why = budget.why_never_fits(limits)
             if why:
-                problems[key] = f"{t.task.name} under {t.profile.name}: {why}"
-    bad = list(problems.values())
-    if bad:
+                problems[pair] = f"{pair.replace('/', ' under ', 1)}: {why}"
+    if problems:
         raise UsageError(
-            f"{len(bad)} task/profile pair(s) could never start on this host:\n"
-            + "\n".join(f"  - {p}" for p in bad),
+            f"{len(problems)} task/profile pair(s) could never start on this host:\n"
+            + "\n".join(f"  - {p}" for p in problems.values()),
             "run them on a larger machine, leave those tasks out (--tasks) or lower the guarantee "
             "in a sweep file")

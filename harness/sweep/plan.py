@@ -21,7 +21,7 @@ from typing import TypeVar
 
 from harness.errors import UsageError
 from harness.suite.task import TaskSpec
-from harness.sweep.profiles import Profile, TrialLimits
+from harness.sweep.profiles import Profile
 
 T = TypeVar("T")
 _SHARD_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
@@ -29,20 +29,17 @@ _SHARD_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
 
 @dataclass(frozen=True)
 class Trial:
-    """One run of one task under one profile. ``repeat`` counts from 0."""
+    """One run of one task under one profile, by name. ``repeat`` counts from 0.
 
-    task: TaskSpec
-    profile: Profile
+    ``seed_for_trial`` is the trial's own seed (HARNESS_TRIAL_SEED), from the sweep's seed
+    and the trial id, so a trial keeps its seed across shards and resumes.
+    """
+
+    trial_id: str  # "task/profile/repeat"
+    task: str
+    profile: str
     repeat: int
-    seed: int  # this trial's own seed (HARNESS_TRIAL_SEED): see seed_for_trial
-
-    @property
-    def trial_id(self) -> str:
-        return trial_id(self.task.name, self.profile.name, self.repeat)
-
-    @property
-    def limits(self) -> TrialLimits:
-        return self.profile.resolve(self.task)
+    seed_for_trial: int
 
 
 def trial_id(task: str, profile: str, repeat: int) -> str:
@@ -71,13 +68,13 @@ def plan_trials(tasks: Sequence[TaskSpec], profiles: Sequence[Profile], repeats:
         per_profile = {p.name: _shuffled(tasks, f"{seed}:{r}:tasks:{p.name}") for p in profiles}
         for s in range(len(tasks)):
             for p in _shuffled(profiles, f"{seed}:{r}:stripe:{s}"):
-                task = per_profile[p.name][s]
-                tid = trial_id(task.name, p.name, r)
-                out.append(Trial(task, p, r, seed_for_trial(seed, tid)))
+                task = per_profile[p.name][s].name
+                tid = trial_id(task, p.name, r)
+                out.append(Trial(tid, task, p.name, r, seed_for_trial(seed, tid)))
     return out
 
 
-def shard(trials: Sequence[Trial], i: int, n: int) -> list[Trial]:
+def shard_trials(trials: Sequence[Trial], i: int, n: int) -> list[Trial]:
     """Shard ``i`` of ``n`` (1-based): every n-th trial of the plan from position i-1.
 
     Shards are disjoint, together cover the plan, differ in size by at most one, and each
@@ -85,6 +82,9 @@ def shard(trials: Sequence[Trial], i: int, n: int) -> list[Trial]:
     """
     _check_shard(i, n, f"{i}/{n}")
     return list(trials[i - 1::n])
+
+
+shard = shard_trials
 
 
 def parse_shard(text: str) -> tuple[int, int]:
