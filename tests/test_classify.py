@@ -43,3 +43,14 @@ def test_relay_argv_forces_native_backend():
     assert relay_argv(["run", "--backend", "uml", "--memory", "1G", "--", "x", "--backend", "y"]) == [
         "run", "--backend", "native", "--memory", "1G", "--", "x", "--backend", "y"]
     assert relay_argv(["sweep", "S", "--backend=auto"]) == ["sweep", "--backend", "native", "S"]
+
+
+def test_sweep_trial_verdicts():
+    from harness.runner.classify import combine
+
+    assert combine("limit", False, verifier_passed=False).infra_reason == "oom_kill"
+    assert combine("host", False, verifier_passed=False).infra_reason == "host_oom_kill"
+    assert combine("limit", False, verifier_passed=True).outcome == "passed"
+    assert combine(None, True, verifier_passed=False).outcome == "timeout"
+    assert combine(None, True, verifier_passed=True).outcome == "passed"
+    assert combine(None, False, verifier_passed=False).outcome == "failed"

@@ -47,3 +47,14 @@ def exit_status(returncode: int, timed_out: bool) -> tuple[int, int | None]:
     if signal is not None:
         return EXIT_SIGNAL_BASE + signal, signal
     return returncode, None
+
+
+def combine(agent_oom_source: str | None, agent_timed_out: bool, verifier_passed: bool) -> Verdict:
+    """A sweep trial's verdict: the verifier says whether the work passed; an OOM kill
+    in the agent phase that left the work failing makes the trial an infra error."""
+    if agent_oom_source is not None and not verifier_passed:
+        reason = "oom_kill" if agent_oom_source == "limit" else "host_oom_kill"
+        return Verdict("infra_error", reason, agent_oom_source)
+    if verifier_passed:
+        return Verdict("passed", None, agent_oom_source)
+    return Verdict("timeout" if agent_timed_out else "failed", None, None)

@@ -1,0 +1,128 @@
+"""`harness sweep`: a task suite under a set of resource profiles, crash-safe and resumable."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING
+
+import click
+
+from harness.cli.common import errors_exit, fail, print_json, say
+from harness.cli.options import backend_options
+from harness.errors import HarnessError, UsageError
+
+if TYPE_CHECKING:
+    from harness.sweep.execute import SweepSettings
+
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+
+
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+@click.command()
+@click.argument("suite", required=False, type=click.Path(path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), help="Result directory (new or empty).")
+@click.option("--resume", "resume_dir", type=click.Path(path_type=Path),
+              help="Finish the sweep in this directory: exactly its missing trials.")
+@click.option("--profiles", default=None,
+              help="Memory limit multiples, e.g. 1x,3x,uncapped [default: 1x,1.5x,2x,3x,5x,uncapped].")
+@click.option("--cpu-profiles", default=None,
+              help="CPU limit multiples, crossed with --profiles [default: CPU follows memory].")
+@click.option("--sweep-file", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              help="TOML file of [[profile]] tables for richer sweeps (e.g. RAM only, memory.min).")
+@click.option("--repeats", type=int, default=None, help="Trials per task and profile [default: 3].")
+@click.option("--seed", type=int, default=None, help="Order and per-trial seeds [default: random, recorded].")
+@click.option("--concurrency", type=int, default=None,
+              help="Trials at once, bounded by the machine's memory and CPUs [default: 1].")
+@click.option("--agent", default=None,
+              help="Agent command template with {task_dir} {instruction} {workdir} {task} {python} "
+                   "[default: the task's solution/solve.sh, the oracle].")
+@click.option("--tasks", default=None, help="Comma-separated subset of task names.")
+@click.option("--shard", default=None, metavar="I/N", help="Run the I-th of N deterministic shares.")
+@click.option("--keep-workdirs", is_flag=True, help="Keep each trial's working directory.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout at the end.")
+@backend_options
+def sweep(suite: Path | None, out_dir: Path | None, resume_dir: Path | None, profiles: str | None,
+          cpu_profiles: str | None, sweep_file: Path | None, repeats: int | None, seed: int | None,
+          concurrency: int | None, agent: str | None, tasks: str | None, shard: str | None,
+          keep_workdirs: bool, as_json: bool, backend: str, cgroup_root: Path | None) -> None:
+    """Run every task of SUITE under every profile, --repeats times, in a shuffled order.
+
+    \b
+    Writes DIR/manifest.json (the set-up) and DIR/trials.jsonl (a line per finished
+    trial, fsynced). Prints DIR on stdout when done (--json: a summary).
+    Exit: 0 done; 2 bad input; 125 the harness failed; 130 interrupted (resume it).
+    """
+    from harness.backends.choose import backend_label, resolve_backend, run_in_uml
+    from harness.sweep import execute
+
+    with errors_exit(EXIT_BAD_INPUT):
+        settings = None
+        if resume_dir is None:
+            settings = _settings(suite, out_dir, profiles, cpu_profiles, sweep_file, repeats, seed,
+                                 concurrency, agent, tasks, shard, keep_workdirs)
+        elif suite is not None or out_dir is not None:
+            raise UsageError("--resume takes the result directory alone",
+                             "drop SUITE and --out: the manifest holds the sweep's settings")
+    with errors_exit(125):
+        chosen = resolve_backend(backend, cgroup_root)
+    if chosen == "uml":
+        sys.exit(run_in_uml(sys.argv[1:]))
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        if resume_dir is not None:
+            result = execute.resume(resume_dir, backend_label(), cgroup_root)
+        else:
+            assert settings is not None and out_dir is not None
+            result = execute.start(settings, out_dir, backend_label(), cgroup_root)
+    except execute.SweepInterrupted as e:
+        fail(e, EXIT_INTERRUPTED)
+    except UsageError as e:
+        fail(e, EXIT_BAD_INPUT)
+    except HarnessError as e:
+        fail(e, 125)
+    if as_json:
+        print_json({"out": str(result.out_dir), "planned": result.planned, "done": result.done,
+                    "counts": result.counts, "complete": result.complete})
+    else:
+        click.echo(str(result.out_dir))
+    say(f"harness: sweep complete; report: harness report {result.out_dir}")
+
+
+def _settings(suite: Path | None, out_dir: Path | None, profiles: str | None, cpu_profiles: str | None,
+              sweep_file: Path | None, repeats: int | None, seed: int | None, concurrency: int | None,
+              agent: str | None, tasks: str | None, shard: str | None,
+              keep_workdirs: bool) -> SweepSettings:
+    from harness.sweep.agent import ORACLE
+    from harness.sweep.execute import SweepSettings
+    from harness.sweep.plan import parse_shard
+    from harness.sweep.profiles import load_sweep_file, parse_profiles
+
+    if suite is None or out_dir is None:
+        raise UsageError("a sweep needs SUITE and --out DIR",
+                         "e.g. harness sweep my-suite --out results/run1")
+    if shard is not None:
+        parse_shard(shard)
+    file = load_sweep_file(sweep_file) if sweep_file is not None else None
+    if file is not None and (profiles or cpu_profiles):
+        raise UsageError("--sweep-file and --profiles/--cpu-profiles both name profiles",
+                         "give the profiles in one place")
+    chosen = file.profiles if file is not None else parse_profiles(profiles, cpu_profiles)
+    kwargs = {}
+    if seed is None and file is not None and file.seed is not None:
+        seed = file.seed
+    if seed is not None:
+        kwargs["seed"] = seed
+    return SweepSettings(
+        suite=suite.resolve(), profiles=list(chosen),
+        repeats=repeats or (file.repeats if file and file.repeats else 3),
+        concurrency=concurrency or (file.concurrency if file and file.concurrency else 1),
+        agent=agent or ORACLE, tasks=[t.strip() for t in tasks.split(",") if t.strip()] if tasks else None,
+        shard=shard, keep_workdirs=keep_workdirs, **kwargs,
+    )
