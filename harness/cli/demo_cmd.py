@@ -1,0 +1,88 @@
+"""`harness demo`: the article's experiment in miniature, on the built-in demo suite."""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from harness.cli.common import errors_exit, fail, print_json, say
+from harness.cli.options import backend_options
+
+DEMO_SEED = 20261128  # fixed, so two demo runs on one machine are a reproducibility check
+DEMO_REPEATS = 3
+
+
+@click.command()
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
+              help="Result directory [default: results/demo-<time>].")
+@click.option("--repeats", type=int, default=DEMO_REPEATS, show_default=True)
+@click.option("--seed", type=int, default=DEMO_SEED, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown"]), default="text", show_default=True)
+@backend_options
+def demo(out_dir: Path | None, repeats: int, seed: int, as_json: bool, fmt: str, backend: str,
+         cgroup_root: Path | None) -> None:
+    """Sweep the built-in demo suite over the six default profiles and print the report.
+
+    On a host without usable cgroup v2 the trials run in user-mode Linux guests, one per
+    core, each running a shard of the sweep.
+    """
+    from harness.backends.choose import backend_label, resolve_backend
+    from harness.demo_suite import demo_suite_path
+    from harness.sweep import execute
+    from harness.sweep.profiles import default_profiles
+
+    with errors_exit(125):
+        chosen = resolve_backend(backend, cgroup_root)
+    out_dir = out_dir or Path("results") / f"demo-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}"
+    suite = demo_suite_path()
+    cores = os.cpu_count() or 1
+    if chosen == "native":
+        settings = execute.SweepSettings(suite=suite, profiles=list(default_profiles()), repeats=repeats,
+                                         seed=seed, concurrency=min(2, cores))
+        say(f"harness demo: sweeping {suite.name} natively into {out_dir}")
+        try:
+            execute.start(settings, out_dir, backend_label(), cgroup_root)
+        except execute.SweepInterrupted as e:
+            fail(e, 130)
+        dirs = [out_dir]
+    else:
+        dirs = _run_in_guests(out_dir, suite, repeats, seed, shards=max(1, min(2, cores)))
+    with errors_exit(2):
+        from harness.report.build import report_for_dirs
+
+        doc = report_for_dirs(dirs)
+    if as_json:
+        print_json(doc)
+        return
+    from harness.report.render import render_markdown, render_text
+
+    click.echo(render_markdown(doc) if fmt == "markdown" else render_text(doc))
+    say(f"harness demo: results in {' '.join(map(str, dirs))}; "
+        f"again with: harness report {' '.join(map(str, dirs))}")
+
+
+def _run_in_guests(out_dir: Path, suite: Path, repeats: int, seed: int, shards: int) -> list[Path]:
+    from harness.backends.uml import run_many
+
+    out_dir = out_dir.resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    dirs = [out_dir / f"shard-{i}" for i in range(1, shards + 1)]
+    commands = [[sys.executable, "-m", "harness", "sweep", str(suite), "--out", str(d),
+                 "--shard", f"{i}/{shards}", "--seed", str(seed), "--repeats", str(repeats),
+                 "--backend", "native"] for i, d in enumerate(dirs, 1)]
+    say(f"harness demo: no usable cgroup v2 here; {shards} user-mode Linux guest(s), one shard each, "
+        f"into {out_dir}")
+    with errors_exit(125):
+        codes = run_many(commands, cwd=os.getcwd(), env=dict(os.environ),
+                         labels=[f"shard {i}" for i in range(1, shards + 1)])
+    bad = [(d, c) for d, c in zip(dirs, codes, strict=True) if c != 0]
+    if bad:
+        hints = "; ".join(f"harness sweep --resume {d} --backend uml" for d, _ in bad)
+        status = 130 if all(c == 130 for _, c in bad) else 125
+        fail(f"{len(bad)} shard(s) did not finish (exit {bad[0][1]}); finish with: {hints}", status)
+    return dirs

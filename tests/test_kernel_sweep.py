@@ -1,0 +1,99 @@
+"""`harness sweep` against a real cgroup-v2 kernel: outcomes, crash safety, resume, shards."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+from suites import spike_suite, write_task
+
+
+def records(out):
+    return [json.loads(line) for line in (out / "trials.jsonl").read_text().splitlines() if line]
+
+
+def test_spike_is_an_infra_error_at_1x_and_passes_at_3x(kernel, shared_tmp):
+    suite = spike_suite(shared_tmp)
+    out = shared_tmp / "out"
+    r = kernel.harness("sweep", str(suite), "--out", str(out), "--profiles", "1x,3x", "--repeats", "1",
+                       "--seed", "1")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == str(out)
+    by = {(x["task"], x["profile"]): x for x in records(out)}
+    assert len(by) == 4
+    spike_1x = by[("spike", "1x")]
+    assert spike_1x["outcome"] == "infra_error" and spike_1x["infra_reason"] == "oom_kill"
+    assert spike_1x["memory_events"]["oom_kill"] >= 1
+    assert by[("spike", "3x")]["outcome"] == "passed"
+    assert by[("calm", "1x")]["outcome"] == "passed" and by[("calm", "3x")]["outcome"] == "passed"
+    # the verifier ran in its own cgroup, without the profile's limits
+    assert by[("spike", "3x")]["verifier"]["outcome"] == "passed"
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["finished_at"] and m["seed"] == 1 and m["n_trials_planned"] == 4
+    assert m["cgroup_files"]["1x"]["32M/1cpu"]["memory.max"] == str(32 << 20)
+    assert m["cgroup_files"]["3x"]["32M/1cpu"]["memory.max"] == str(96 << 20)
+    assert m["cgroup_files"]["3x"]["32M/1cpu"]["memory.low"] == str(32 << 20)
+    assert m["host"]["cgroup_layout"] == "v2"
+    # a finished sweep is never overwritten
+    again = kernel.harness("sweep", str(suite), "--out", str(out), "--profiles", "1x")
+    assert again.returncode == 2 and "already holds a finished sweep" in again.stderr
+
+
+def test_sigkill_midway_then_resume_runs_exactly_the_missing_trials(kernel, shared_tmp):
+    suite = shared_tmp / "suite"
+    for name in ("a", "b", "c"):
+        write_task(suite, name, "sleep 0.6; echo ok > result")
+    out = shared_tmp / "out"
+    trials = out / "trials.jsonl"
+    sweep = (f"{kernel.python} -m harness sweep {suite} --out {out} --profiles 1x,3x --repeats 2 --seed 5")
+    # Kill -9 the sweep once 3 trials are on disk, while the 4th is running.
+    killed = kernel.sh(
+        f"{sweep} 2>/dev/null & pid=$!; "
+        f"while [ \"$(cat {trials} 2>/dev/null | wc -l)\" -lt 3 ]; do sleep 0.05; done; sleep 0.3; "
+        f"kill -9 $pid; wait $pid; echo status=$?", timeout=240)
+    assert "status=137" in killed.stdout, killed.stdout + killed.stderr
+    before = records(out)
+    assert 3 <= len(before) < 12
+    # the killed sweep left its running trial behind: a cgroup with a live process
+    left = kernel.sh("cat /sys/fs/cgroup/harness/sweep-*/*/cgroup.procs 2>/dev/null | wc -l")
+    assert int(left.stdout.strip() or 0) >= 1
+    r = kernel.harness("sweep", "--resume", str(out))
+    assert r.returncode == 0, r.stderr
+    after = records(out)
+    ids = [x["trial_id"] for x in after]
+    assert len(ids) == 12 and len(set(ids)) == 12  # every trial once, none twice
+    assert ids[: len(before)] == [x["trial_id"] for x in before]  # nothing lost or rewritten
+    assert all(x["outcome"] == "passed" for x in after)
+    gone = kernel.sh("ls -d /sys/fs/cgroup/harness/sweep-* 2>/dev/null | wc -l")
+    assert gone.stdout.strip() == "0"
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["finished_at"] and len(m["invocations"]) == 2 and m["invocations"][1]["resumed"]
+
+
+def test_shards_cover_every_trial_once(kernel, shared_tmp):
+    suite = shared_tmp / "suite"
+    for name in ("a", "b", "c"):
+        write_task(suite, name, "echo ok > result")
+    ids = Counter()
+    for i in (1, 2):
+        out = shared_tmp / f"shard{i}"
+        r = kernel.harness("sweep", str(suite), "--out", str(out), "--profiles", "1x,2x", "--repeats", "2",
+                           "--seed", "9", "--shard", f"{i}/2")
+        assert r.returncode == 0, r.stderr
+        ids.update(x["trial_id"] for x in records(out))
+    assert len(ids) == 3 * 2 * 2 and set(ids.values()) == {1}
+
+
+def test_bad_suite_is_refused_before_anything_runs(kernel, shared_tmp):
+    suite = shared_tmp / "suite"
+    write_task(suite, "ok", "true")
+    write_task(suite, "bad-mem", "true", memory='memory = "lots"')
+    write_task(suite, "bad-cpu", "true", cpus="'many'")  # type: ignore[arg-type]
+    (suite / "no-tests").mkdir()
+    (suite / "no-tests" / "task.toml").write_text("[environment]\ncpus = 1\n")
+    out = shared_tmp / "out"
+    r = kernel.harness("sweep", str(suite), "--out", str(out))
+    assert r.returncode == 2
+    for needle in ("bad-mem", "lots", "bad-cpu", "no-tests"):
+        assert needle in r.stderr, r.stderr
+    assert not out.exists()  # nothing written
