@@ -1,0 +1,481 @@
+"""The user-mode Linux backend: a real Linux kernel with pure cgroup v2, as a host process.
+
+One :class:`UmlGuest` boots one guest and runs many commands in it (concurrently, from
+several threads); :func:`run_once` boots, runs one command with its output relayed, and
+powers off. The guest sees the host's whole filesystem at the same paths (hostfs) and
+runs as root with one CPU; its agent (``uml_guest.py``) talks to us through files in a
+scratch directory. See ``/work/shared/notes/uml.md`` for the recipe this follows.
+
+Leak guard (the only process-global state here): the process group of every running
+guest is kept in ``_LIVE``; an ``atexit`` hook and ``UmlGuest.__del__`` kill what is left.
+When this process dies without running them (SIGKILL), the guest agent sees its console
+input reach EOF and powers the guest off by itself.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import itertools
+import json
+import os
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType, TracebackType
+from typing import IO
+
+from harness.errors import HarnessError, UsageError
+
+KERNEL_ENV = "HARNESS_UML_KERNEL"
+SCRATCH_ENV = "HARNESS_UML_SCRATCH"
+UML_INSTALL = "apt-get update && apt-get install -y user-mode-linux"
+BOOT_TIMEOUT = 60.0
+# Host-side sleep between looks for a result file; the guest side polls at 20 ms.
+_POLL = 0.005
+_MEM_RE = re.compile(r"^[1-9][0-9]*[KMG]?$")
+
+# Variables of the caller that name host-only things (sockets, per-login dirs, /tmp
+# paths hidden by the guest's own tmpfs) and are dropped before a command enters a guest.
+HOST_ONLY_ENV = frozenset({
+    "DISPLAY", "WAYLAND_DISPLAY", "XAUTHORITY", "DBUS_SESSION_BUS_ADDRESS", "SSH_AUTH_SOCK",
+    "SSH_AGENT_PID", "GPG_AGENT_INFO", "XDG_RUNTIME_DIR", "XDG_SESSION_ID", "TMPDIR", "TMP",
+    "TEMP", "PWD", "OLDPWD", "SHLVL", "_", "INVOCATION_ID", "JOURNAL_STREAM", "NOTIFY_SOCKET",
+})
+
+
+class UmlError(HarnessError):
+    """The UML kernel is missing, a guest did not boot, or it died under us."""
+
+
+@dataclass(frozen=True)
+class GuestResult:
+    """What one command in the guest did. ``returncode`` < 0: killed by that signal."""
+
+    returncode: int
+    stdout: bytes
+    stderr: bytes
+    seconds: float  # wall time inside the guest, spawn to exit
+    timed_out: bool = False
+
+
+def find_kernel() -> Path | None:
+    """The UML kernel: ``$HARNESS_UML_KERNEL``, else ``linux.uml`` on PATH, else Debian's path."""
+    env = os.environ.get(KERNEL_ENV)
+    if env:
+        p = Path(env)
+        return p if p.is_file() and os.access(p, os.X_OK) else None
+    found = shutil.which("linux.uml")
+    if found:
+        return Path(found)
+    p = Path("/usr/bin/linux.uml")
+    return p if p.is_file() and os.access(p, os.X_OK) else None
+
+
+def _require_kernel() -> Path:
+    kernel = find_kernel()
+    if kernel is None:
+        where = os.environ.get(KERNEL_ENV)
+        raise UmlError(
+            f"no user-mode Linux kernel ({KERNEL_ENV}={where} is not an executable file)" if where
+            else "no user-mode Linux kernel (linux.uml is not on PATH nor at /usr/bin/linux.uml)",
+            UML_INSTALL if not where else f"point {KERNEL_ENV} at a linux.uml binary, or unset it",
+        )
+    return kernel
+
+
+def _under_tmp(path: Path) -> bool:
+    # The guest mounts its own tmpfs on /tmp (else it would write into the host's), which
+    # hides the host's /tmp from everything that runs inside.
+    p = path.resolve()
+    return p == Path("/tmp") or Path("/tmp") in p.parents
+
+
+def _scratch_base() -> Path:
+    base = Path(os.environ.get(SCRATCH_ENV) or "/var/tmp")
+    if _under_tmp(base):
+        raise UmlError(f"{SCRATCH_ENV}={base} is under /tmp, which the guest cannot see",
+                       f"set {SCRATCH_ENV} to a directory outside /tmp, e.g. /var/tmp")
+    return base
+
+
+def check_visible(path: str | os.PathLike[str], what: str) -> None:
+    """Raise if ``path`` is one the guest cannot see (under /tmp)."""
+    if _under_tmp(Path(path)):
+        raise UmlError(f"{what} {path} is under /tmp, which the UML guest replaces with its own tmpfs",
+                       "use a directory outside /tmp (e.g. under /var/tmp or your home)")
+
+
+def guest_env(env: Mapping[str, str]) -> dict[str, str]:
+    """A caller's environment minus :data:`HOST_ONLY_ENV`; the agent puts python first on PATH."""
+    return {k: v for k, v in env.items() if k not in HOST_ONLY_ENV}
+
+
+# -- leak guard ---------------------------------------------------------------------------
+_LIVE: dict[int, int] = {}  # linux.uml pid -> its process group
+_LIVE_LOCK = threading.Lock()
+
+
+def _kill_group(pgid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+@atexit.register
+def _kill_leftovers() -> None:
+    with _LIVE_LOCK:
+        groups = list(_LIVE.values())
+        _LIVE.clear()
+    for pgid in groups:
+        _kill_group(pgid)
+
+
+# -- the guest ----------------------------------------------------------------------------
+_INIT = """#!/bin/sh
+# pid 1 of a harness UML guest (generated; see harness/backends/uml.py).
+export PATH={path} HOME=/root LANG=C.UTF-8
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t tmpfs tmpfs /tmp
+[ -d /dev/shm ] && mount -t tmpfs tmpfs /dev/shm
+mount -t cgroup2 cgroup2 /sys/fs/cgroup
+# The host's /proc, for the agent to notice when the host process is gone.
+mount -t hostfs none {scratch}/hostproc -o /proc
+ip link set lo up 2>/dev/null
+hostname harness-uml 2>/dev/null
+cd
+PYTHONPATH={pythonpath} {python} -S -m harness.backends.uml_guest {spec}
+status=$?
+echo "harness-uml: agent exited with status $status"
+# 3: the host process is gone, so nobody else will remove the scratch directory.
+umount {scratch}/hostproc
+[ "$status" = 3 ] && rm -rf --one-file-system {scratch}
+poweroff -f
+"""
+
+
+class UmlGuest:
+    """One booted UML guest that runs many commands. Use as a context manager.
+
+    ``mem`` is the guest's RAM (UML syntax: 512M, 1G); ``scratch`` the parent of its
+    scratch directory (default ``$HARNESS_UML_SCRATCH`` or /var/tmp; never under /tmp);
+    ``env`` variables added to every command's environment.
+    """
+
+    def __init__(self, mem: str = "1G", scratch: str | os.PathLike[str] | None = None,
+                 env: Mapping[str, str] | None = None) -> None:
+        if not _MEM_RE.match(mem):
+            raise UsageError(f"guest memory {mem!r} is not a size", "give e.g. 512M or 1G")
+        self.mem = mem
+        self.env = dict(env or {})
+        self._scratch_parent = Path(scratch) if scratch is not None else None
+        self.scratch: Path | None = None
+        self.umid = f"harness-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._ids = itertools.count()
+        self._lock = threading.Lock()
+        self.boot_seconds: float | None = None
+
+    # -- lifecycle --------------------------------------------------------------------
+    def __enter__(self) -> UmlGuest:
+        self.start()
+        return self
+
+    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    @property
+    def console_log(self) -> Path:
+        assert self.scratch is not None
+        return self.scratch / "console.log"
+
+    def start(self, timeout: float = BOOT_TIMEOUT) -> None:
+        """Boot and wait until the guest agent serves requests."""
+        if self._proc is not None:
+            raise UmlError("this guest is already started", "use one UmlGuest per boot")
+        kernel = _require_kernel()
+        parent = self._scratch_parent or _scratch_base()
+        check_visible(parent, "the scratch directory")
+        parent.mkdir(parents=True, exist_ok=True)
+        self.scratch = Path(tempfile.mkdtemp(prefix="harness-uml-", dir=parent))
+        try:
+            self._boot(kernel, timeout)
+        except BaseException:
+            self.close()
+            raise
+
+    def _boot(self, kernel: Path, timeout: float) -> None:
+        s = self.scratch
+        assert s is not None
+        for d in ("req", "out", "uml", "hostproc"):
+            (s / d).mkdir()
+        python = os.path.realpath(sys.executable)
+        pkg_root = str(Path(__file__).resolve().parents[2])  # the dir that holds harness/
+        env = {"PATH": f"{os.path.dirname(python)}:/usr/sbin:/usr/bin:/sbin:/bin",
+               "HOME": "/root", "LANG": "C.UTF-8", **self.env}
+        spec = {"scratch": str(s), "env": env, "python_dir": os.path.dirname(python),
+                "host_pid": os.getpid()}
+        (s / "spec.json").write_text(json.dumps(spec))
+        init = s / "init.sh"
+        init.write_text(_INIT.format(path=shlex.quote(env["PATH"]), python=shlex.quote(python),
+                                     pythonpath=shlex.quote(pkg_root), scratch=shlex.quote(str(s)),
+                                     spec=shlex.quote(str(s / "spec.json"))))
+        init.chmod(0o755)
+        argv = [str(kernel), f"mem={self.mem}", f"umid={self.umid}", f"uml_dir={s / 'uml'}",
+                "root=/dev/root", "rootfstype=hostfs", "rootflags=/", "rw", "quiet", "loglevel=1",
+                "con=null", "con0=fd:0,fd:1", f"init={init}"]
+        t0 = time.monotonic()
+        with open(self.console_log, "wb") as log:
+            # stdin: a pipe we never write to; its EOF tells the guest that we are gone.
+            # A new session: linux.uml forks helper processes; we kill the whole group.
+            self._proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=log,
+                                          stderr=subprocess.STDOUT, start_new_session=True)
+        with _LIVE_LOCK:
+            _LIVE[self._proc.pid] = self._proc.pid
+        ready = s / "ready"
+        while not ready.exists():
+            if self._proc.poll() is not None:
+                raise UmlError(f"the UML guest exited during boot (status {self._proc.returncode})"
+                               f"\n{self._console_tail()}", self._boot_fix())
+            if time.monotonic() - t0 > timeout:
+                raise UmlError(f"the UML guest was not ready after {timeout:.0f} s\n{self._console_tail()}",
+                               self._boot_fix())
+            time.sleep(0.02)
+        self.boot_seconds = time.monotonic() - t0
+
+    def _boot_fix(self) -> str:
+        return (f"see the console log above; check that {sys.executable} runs, that {self.mem} of "
+                f"memory is free, and that linux.uml works: {UML_INSTALL}")
+
+    def _console_tail(self, lines: int = 25) -> str:
+        try:
+            text = self.console_log.read_bytes().decode(errors="replace").splitlines()
+        except OSError:
+            return "(no console log)"
+        return "console log (last lines):\n  " + "\n  ".join(text[-lines:] or ["(empty)"])
+
+    @property
+    def alive(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Power the guest off (cleanly if it answers), kill what lingers, remove scratch."""
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            if proc.poll() is None and self.scratch is not None:
+                with contextlib.suppress(OSError):
+                    (self.scratch / "shutdown").touch()
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout)
+            # Always: linux.uml's helpers may outlive its main process.
+            _kill_group(proc.pid)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(5)
+            if proc.stdin is not None:
+                proc.stdin.close()
+            with _LIVE_LOCK:
+                _LIVE.pop(proc.pid, None)
+        if self.scratch is not None:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+            self.scratch = None
+
+    def __del__(self) -> None:
+        # Last resort when close() was never called: kill, don't wait for a poweroff.
+        proc = getattr(self, "_proc", None)
+        if proc is not None and proc.poll() is None:
+            _kill_group(proc.pid)
+
+    # -- commands ---------------------------------------------------------------------
+    def submit(self, argv: list[str], *, cwd: str | os.PathLike[str] | None = None,
+               env: Mapping[str, str] | None = None, timeout: float | None = None,
+               stdin: bytes | None = None, live: bool = False) -> GuestCommand:
+        """Start ``argv`` in the guest; returns a handle to wait on (see :meth:`run`)."""
+        if not self.alive or self.scratch is None:
+            raise UmlError("the UML guest is not running", "start() it (or use it as a context manager)")
+        if not argv:
+            raise UsageError("no command to run in the guest", "give a command")
+        cwd = os.fspath(cwd) if cwd is not None else os.getcwd()
+        check_visible(cwd, "the working directory")
+        rid = f"{next(self._ids):06d}-{uuid.uuid4().hex[:6]}"
+        req = self.scratch / "req"
+        if stdin is not None:
+            (req / f"{rid}.in").write_bytes(stdin)
+        doc = {"argv": [os.fspath(a) for a in argv], "cwd": cwd, "env": dict(env or {}),
+               "timeout": timeout, "stdin": stdin is not None, "live": live}
+        tmp = req / f"{rid}.tmp"
+        tmp.write_text(json.dumps(doc))
+        tmp.rename(req / f"{rid}.json")  # atomic: the agent never reads half a request
+        return GuestCommand(self, rid, timeout)
+
+    def run(self, argv: list[str], *, cwd: str | os.PathLike[str] | None = None,
+            env: Mapping[str, str] | None = None, timeout: float | None = None,
+            stdin: bytes | None = None) -> GuestResult:
+        """Run ``argv`` in the guest and wait. Thread-safe; commands run concurrently.
+
+        ``cwd`` defaults to our current directory (same path inside); ``env`` is added
+        to the guest's base environment. On ``timeout`` the command's process group is
+        killed and the result has ``timed_out=True``.
+        """
+        return self.submit(argv, cwd=cwd, env=env, timeout=timeout, stdin=stdin).wait()
+
+
+class GuestCommand:
+    """A command submitted to a guest: wait for it, signal it, or read its output live."""
+
+    def __init__(self, guest: UmlGuest, rid: str, timeout: float | None) -> None:
+        assert guest.scratch is not None
+        self.guest = guest
+        self.rid = rid
+        self.timeout = timeout
+        out = guest.scratch / "out"
+        self.stdout_path = out / f"{rid}.out"
+        self.stderr_path = out / f"{rid}.err"
+        self._rc_path = out / f"{rid}.rc"
+
+    def done(self) -> bool:
+        return self._rc_path.exists()
+
+    def signal(self, signum: int) -> None:
+        """Send ``signum`` to the command's process group in the guest."""
+        if self.guest.scratch is not None and not self.done():
+            tmp = self.guest.scratch / "req" / f"{self.rid}.sigtmp"
+            tmp.write_text(str(int(signum)))
+            tmp.rename(self.guest.scratch / "req" / f"{self.rid}.signal")
+
+    def wait(self, tick: Callable[[], None] | None = None) -> GuestResult:
+        """Block until the command ends; ``tick`` runs between polls (e.g. to relay output)."""
+        # Slack on top of the command's own timeout, for the agent and a slow guest.
+        deadline = None if self.timeout is None else time.monotonic() + self.timeout + 30.0
+        sleep = _POLL
+        while not self._rc_path.exists():
+            if tick is not None:
+                tick()
+            if not self.guest.alive:
+                raise UmlError(f"the UML guest died while running a command\n{self.guest._console_tail()}",
+                               "see the console log; the guest may be out of memory (raise mem=)")
+            if deadline is not None and time.monotonic() > deadline:
+                raise UmlError("the UML guest agent did not report a timed-out command",
+                               "the guest is unresponsive; close() it and boot another")
+            time.sleep(sleep)
+            sleep = min(sleep * 1.5, 0.05)  # quick for short commands, cheap for long ones
+        doc = json.loads(self._rc_path.read_text())
+        result = GuestResult(returncode=doc["rc"], stdout=_take(self.stdout_path),
+                             stderr=_take(self.stderr_path), seconds=doc["seconds"],
+                             timed_out=doc["timed_out"])
+        self._rc_path.unlink(missing_ok=True)
+        return result
+
+
+def _take(path: Path) -> bytes:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return b""
+    path.unlink(missing_ok=True)
+    return data
+
+
+# -- one command in a fresh guest -----------------------------------------------------------
+class _Tail:
+    """Relays what a guest command writes to a file, as it grows, to one of our streams."""
+
+    def __init__(self, path: Path, sink: IO[bytes]) -> None:
+        self.path, self.sink, self.pos = path, sink, 0
+
+    def pump(self) -> None:
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.pos)
+                data = f.read()
+        except FileNotFoundError:
+            return
+        if data:
+            self.pos += len(data)
+            self.sink.write(data)
+            self.sink.flush()
+
+
+def run_once(argv: list[str], *, cwd: str | os.PathLike[str], env: Mapping[str, str] | None,
+             mem: str = "1G") -> int:
+    """Boot a guest, run ``argv`` there with its output relayed live, power off.
+
+    Returns the command's exit status (128+N when killed by signal N). SIGINT/SIGTERM to
+    us are forwarded to the command; then the guest goes down and 130/143 comes back.
+    ``env`` is the caller's environment, filtered through :func:`guest_env`.
+    """
+    check_visible(cwd, "the working directory")
+    interrupted: list[int] = []
+    restore = _trap_signals(lambda signum: interrupted.append(signum))
+    try:
+        with UmlGuest(mem=mem) as guest:
+            if interrupted:
+                return 128 + interrupted[0]
+            cmd = guest.submit(argv, cwd=cwd, env=guest_env(env or {}), live=True)
+            tails = [_Tail(cmd.stdout_path, sys.stdout.buffer), _Tail(cmd.stderr_path, sys.stderr.buffer)]
+            forwarded = 0.0
+            last = 0.0
+
+            def tick() -> None:
+                nonlocal forwarded, last
+                now = time.monotonic()
+                if interrupted and not forwarded:
+                    cmd.signal(interrupted[0])
+                    forwarded = now
+                if forwarded and now - forwarded > 5.0:
+                    raise _Interrupted  # the command ignores it: the guest goes down anyway
+                if now - last >= 0.1:
+                    last = now
+                    for t in tails:
+                        t.pump()
+
+            try:
+                result = cmd.wait(tick)
+            except _Interrupted:
+                return 128 + interrupted[0]
+            _relay_rest(tails, result)  # wait() consumed the files: relay what is left
+            if interrupted:
+                return 128 + interrupted[0]
+            rc = result.returncode
+            return 128 - rc if rc < 0 else rc
+    finally:
+        restore()
+
+
+class _Interrupted(Exception):
+    pass
+
+
+def _relay_rest(tails: list[_Tail], result: GuestResult) -> None:
+    for tail, data in zip(tails, (result.stdout, result.stderr), strict=True):
+        rest = data[tail.pos:]
+        if rest:
+            tail.sink.write(rest)
+            tail.sink.flush()
+
+
+def _trap_signals(handler: Callable[[int], None]) -> Callable[[], None]:
+    """Route SIGINT/SIGTERM to ``handler`` while a guest runs (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        handler(signum)
+
+    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+
+    def restore() -> None:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+    return restore
