@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import sys
 from pathlib import Path
 
@@ -53,9 +54,15 @@ def relay_argv(argv: list[str]) -> list[str]:
     return [out[0], "--backend", "native", *out[1:]] if out else out
 
 
+def guest_environment() -> dict[str, str]:
+    """Our environment for a harness inside a guest, which records this host's name
+    (the guest's own hostname is "(none)")."""
+    return {**os.environ, "HARNESS_HOST_LABEL": os.environ.get("HARNESS_HOST_LABEL") or socket.gethostname()}
+
+
 def run_in_uml(argv: list[str]) -> int:
     """Run ``harness ARGV`` (with --backend native) in a fresh UML guest; its exit status."""
     from harness.backends.uml import run_once
 
     command = [sys.executable, "-m", "harness", *relay_argv(argv)]
-    return run_once(command, cwd=os.getcwd(), env=dict(os.environ))
+    return run_once(command, cwd=os.getcwd(), env=guest_environment())

@@ -67,6 +67,7 @@ def demo(out_dir: Path | None, repeats: int, seed: int, as_json: bool, fmt: str,
 
 
 def _run_in_guests(out_dir: Path, suite: Path, repeats: int, seed: int, shards: int) -> list[Path]:
+    from harness.backends.choose import guest_environment
     from harness.backends.uml import run_many
 
     out_dir = out_dir.resolve()
@@ -78,7 +79,7 @@ def _run_in_guests(out_dir: Path, suite: Path, repeats: int, seed: int, shards: 
     say(f"harness demo: no usable cgroup v2 here; {shards} user-mode Linux guest(s), one shard each, "
         f"into {out_dir}")
     with errors_exit(125):
-        codes = run_many(commands, cwd=os.getcwd(), env=dict(os.environ),
+        codes = run_many(commands, cwd=os.getcwd(), env=guest_environment(),
                          labels=[f"shard {i}" for i in range(1, shards + 1)])
     bad = [(d, c) for d, c in zip(dirs, codes, strict=True) if c != 0]
     if bad:

@@ -47,7 +47,6 @@ def host_metadata(backend: str) -> dict[str, Any]:
         "cgroup_layout": mounts.layout,
         "cgroup_mount": str(mounts.v2) if mounts.v2 else None,
         "backend": backend,
-        "uml_outer_host": os.environ.get("HARNESS_UML_OUTER_HOST"),
         "python_version": sys.version.split()[0],
         "harness_version": __version__,
     }
