@@ -1,0 +1,6 @@
+#!/bin/bash
+# The oracle: runs the shared demo workload (see ../../README.md) in the working directory.
+set -eu
+TASK_DIR="${HARNESS_TASK_DIR:-$(cd "$(dirname "$0")/.." && pwd)}"
+cd "${HARNESS_WORKDIR:-$PWD}"
+exec "${HARNESS_PYTHON:-python3}" "$TASK_DIR/../_workloads/work.py" steady
