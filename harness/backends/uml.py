@@ -41,8 +41,8 @@ KERNEL_ENV = "HARNESS_UML_KERNEL"
 SCRATCH_ENV = "HARNESS_UML_SCRATCH"
 UML_INSTALL = "apt-get update && apt-get install -y user-mode-linux"
 BOOT_TIMEOUT = 60.0
-# Host-side sleep between looks for a result file; the guest side polls at 20 ms.
-_POLL = 0.005
+# First host-side sleep between looks for a result file (it grows; see GuestCommand.wait).
+_POLL = 0.002
 _MEM_RE = re.compile(r"^[1-9][0-9]*[KMG]?$")
 
 # Variables of the caller that name host-only things (sockets, per-login dirs, /tmp
@@ -182,8 +182,9 @@ class UmlGuest:
         self.scratch: Path | None = None
         self.umid = f"harness-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._proc: subprocess.Popen[bytes] | None = None
-        self._ids = itertools.count()
-        self._lock = threading.Lock()
+        self._ids = itertools.count()  # next() is atomic under the GIL: ids are unique across threads
+        self._console: int | None = None  # write end of the console pipe, for nudges
+        self._console_lock = threading.Lock()
         self.boot_seconds: float | None = None
 
     # -- lifecycle --------------------------------------------------------------------
@@ -243,6 +244,9 @@ class UmlGuest:
                                           stderr=subprocess.STDOUT, start_new_session=True)
         with _LIVE_LOCK:
             _LIVE[self._proc.pid] = self._proc.pid
+        assert self._proc.stdin is not None
+        self._console = self._proc.stdin.fileno()
+        os.set_blocking(self._console, False)  # a full pipe means nudges are pending anyway
         ready = s / "ready"
         while not ready.exists():
             if self._proc.poll() is not None:
@@ -276,19 +280,30 @@ class UmlGuest:
             if proc.poll() is None and self.scratch is not None:
                 with contextlib.suppress(OSError):
                     (self.scratch / "shutdown").touch()
+                self.nudge()
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     proc.wait(timeout)
             # Always: linux.uml's helpers may outlive its main process.
             _kill_group(proc.pid)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(5)
-            if proc.stdin is not None:
-                proc.stdin.close()
+            with self._console_lock:
+                self._console = None
+                if proc.stdin is not None:
+                    proc.stdin.close()
             with _LIVE_LOCK:
                 _LIVE.pop(proc.pid, None)
         if self.scratch is not None:
             shutil.rmtree(self.scratch, ignore_errors=True)
             self.scratch = None
+
+    def nudge(self) -> None:
+        """Wake the agent now (it also looks on its own, every 0.25 s)."""
+        with self._console_lock:
+            if self._console is not None:
+                # Full pipe, or the guest is gone (EPIPE): either way nothing to do here.
+                with contextlib.suppress(OSError):
+                    os.write(self._console, b"\n")
 
     def __del__(self) -> None:
         # Last resort when close() was never called: kill, don't wait for a poweroff.
@@ -316,6 +331,7 @@ class UmlGuest:
         tmp = req / f"{rid}.tmp"
         tmp.write_text(json.dumps(doc))
         tmp.rename(req / f"{rid}.json")  # atomic: the agent never reads half a request
+        self.nudge()
         return GuestCommand(self, rid, timeout)
 
     def run(self, argv: list[str], *, cwd: str | os.PathLike[str] | None = None,
@@ -352,12 +368,14 @@ class GuestCommand:
             tmp = self.guest.scratch / "req" / f"{self.rid}.sigtmp"
             tmp.write_text(str(int(signum)))
             tmp.rename(self.guest.scratch / "req" / f"{self.rid}.signal")
+            self.guest.nudge()
 
     def wait(self, tick: Callable[[], None] | None = None) -> GuestResult:
         """Block until the command ends; ``tick`` runs between polls (e.g. to relay output)."""
         # Slack on top of the command's own timeout, for the agent and a slow guest.
         deadline = None if self.timeout is None else time.monotonic() + self.timeout + 30.0
         sleep = _POLL
+        started = time.monotonic()
         while not self._rc_path.exists():
             if tick is not None:
                 tick()
@@ -368,7 +386,9 @@ class GuestCommand:
                 raise UmlError("the UML guest agent did not report a timed-out command",
                                "the guest is unresponsive; close() it and boot another")
             time.sleep(sleep)
-            sleep = min(sleep * 1.5, 0.05)  # quick for short commands, cheap for long ones
+            # A stat on the host is cheap: look often while the command is young (most
+            # are short), less often for long ones.
+            sleep = min(sleep * 1.5, 0.01 if time.monotonic() - started < 2.0 else 0.05)
         doc = json.loads(self._rc_path.read_text())
         result = GuestResult(returncode=doc["rc"], stdout=_take(self.stdout_path),
                              stderr=_take(self.stderr_path), seconds=doc["seconds"],

@@ -15,14 +15,17 @@ Protocol, all through the scratch directory that host and guest share via hostfs
 - ``ready``           written once the agent serves requests;
 - ``shutdown``        the host asks the agent to end (init then powers off).
 
+Wake-ups: the console's input (``con0=fd:0``) is a pipe from the host, which writes a
+newline after each request; the agent sleeps in select() on it, and scans req/ anyway
+every IDLE_POLL seconds.
+
 Host death: the agent ends (kills every command, exits with status 3; init then removes
 the scratch directory and powers off) when the host process is gone, seen two ways:
-the host holds the write end of the pipe that is the console's input (``con0=fd:0``);
-when it dies the pipe reports EOF and UML hangs the console up, which sends us SIGHUP
-or ends a read of stdin. That misses a host that died during boot (the console is
-closed before we open it, and reads then block), so the agent also looks, every
-HOST_CHECK seconds, for the host's pid in the host's /proc, which init mounts through
-hostfs at ``hostproc/``.
+the host holds the write end of the console pipe; when it dies the pipe reports EOF
+and UML hangs the console up, which sends us SIGHUP or ends a read of stdin. That
+misses a host that died during boot (the console is closed before we open it, and
+reads then block), so the agent also looks, every HOST_CHECK seconds, for the host's
+pid in the host's /proc, which init mounts through hostfs at ``hostproc/``.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from __future__ import annotations
 import contextlib  # subprocess imports it anyway
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -37,7 +41,8 @@ import threading
 import time
 
 HOST_GONE = "host gone"  # exit status 3: init then removes the scratch directory
-POLL = 0.02  # seconds between looks at req/: latency of a request vs. CPU taken from workloads
+POLL = 0.02  # seconds between looks at req/ when the console cannot wake us
+IDLE_POLL = 0.25  # seconds between looks at req/ without a nudge (in case one got lost)
 HOST_CHECK = 0.5  # seconds between looks for the host process
 
 
@@ -57,49 +62,45 @@ class Agent:
 
     # -- main loop -----------------------------------------------------------------
     def serve(self) -> str:
-        threading.Thread(target=self._watch_host, daemon=True).start()
         # The console is our controlling tty: its hangup (host gone) sends SIGHUP. Catch it
         # (a handler, not SIG_IGN, so that commands start with the default disposition).
         signal.signal(signal.SIGHUP, lambda signum, frame: self.stop.set())
+        console = _quiet_console()
         _write_atomic(os.path.join(self.scratch, "ready"), json.dumps({"pid": os.getpid()}).encode())
         seen: set[str] = set()
         shutdown = os.path.join(self.scratch, "shutdown")
-        reason = HOST_GONE
         # Without the hostfs view of /proc (mount failed), rely on the console alone.
         next_check = 0.0 if os.path.exists(os.path.join(self.scratch, "hostproc", "1")) else float("inf")
         while not self.stop.is_set():
             now = time.monotonic()
             if now >= next_check:
                 if not os.path.exists(self.host_proc):
-                    break
+                    return HOST_GONE
                 next_check = now + HOST_CHECK
             try:
                 names = os.listdir(self.req)
             except OSError:
-                reason = "scratch directory gone"
-                break
+                return "scratch directory gone"
             for name in names:
                 if name.endswith(".json") and name not in seen:
                     seen.add(name)
                     threading.Thread(target=self._serve_one, args=(name[:-5],), daemon=True).start()
                 elif name.endswith(".signal"):
                     self._forward_signal(name[:-7])
+            seen.intersection_update(names)  # forget requests already taken
             if os.path.exists(shutdown):
-                reason = "shutdown requested"
-                break
-            self.stop.wait(POLL)
-        self._kill_all()
-        return reason
-
-    def _watch_host(self) -> None:
-        # Blocks until the console input hangs up (see module docstring); the host never
-        # writes to it, so any return means the host is gone.
-        try:
-            while os.read(0, 4096):
-                pass
-        except OSError:
-            pass
-        self.stop.set()
+                return "shutdown requested"
+            if not console:
+                self.stop.wait(POLL)
+                continue
+            # Sleep until the host nudges us (a newline on the console after each request)
+            # or IDLE_POLL passes: scanning hostfs every 20 ms would cost a few % of the one CPU.
+            try:
+                if select.select([0], [], [], IDLE_POLL)[0] and not os.read(0, 4096):
+                    return HOST_GONE  # EOF: the host closed its end, i.e. it is gone
+            except OSError:
+                return HOST_GONE  # EIO: the console was hung up
+        return HOST_GONE
 
     # -- one request ---------------------------------------------------------------
     def _serve_one(self, rid: str) -> None:
@@ -137,7 +138,7 @@ class Agent:
                     start_new_session=True,  # a group of its own: timeouts and signals reach all of it
                 )
             except OSError as e:
-                err.write(f"harness-uml: cannot run {req['argv'][0]!r}: {e.strerror}\n".encode())
+                err.write(f"harness-uml: cannot run {req['argv'][0]!r} in {req.get('cwd')}: {e}\n".encode())
                 return {"rc": 126 if isinstance(e, PermissionError) else 127, "error": str(e)}
             with self.lock:
                 self.running[rid] = proc
@@ -185,6 +186,24 @@ class Agent:
             _killpg(proc.pid, signal.SIGKILL)
 
 
+def _quiet_console() -> bool:
+    """Make the console deliver nudges at once and not echo them; False if unusable."""
+    try:
+        import termios
+
+        attrs = termios.tcgetattr(0)
+        attrs[3] &= ~(termios.ICANON | termios.ECHO)  # lflags: no line buffering, no echo
+        attrs[6][termios.VMIN], attrs[6][termios.VTIME] = 1, 0
+        termios.tcsetattr(0, termios.TCSANOW, attrs)
+    except (ImportError, OSError):
+        pass  # canonical mode works too: each nudge ends with a newline
+    try:
+        select.select([0], [], [], 0)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 def _pump(src, dst) -> threading.Thread:
     """Copy a pipe into a file, syncing each chunk so that the host sees it now.
 
@@ -227,7 +246,11 @@ def _write_atomic(path: str, data: bytes) -> None:
 def main(argv: list[str]) -> int:
     with open(argv[1]) as f:
         spec = json.load(f)
-    reason = Agent(spec).serve()
+    agent = Agent(spec)
+    try:
+        reason = agent.serve()
+    finally:
+        agent._kill_all()
     with contextlib.suppress(OSError):  # the console is hung up when the host is gone
         print(f"harness-uml agent: stopping ({reason})", flush=True)
     return 3 if reason == HOST_GONE else 0
