@@ -1,0 +1,273 @@
+"""Read one or more result directories (shards of one sweep) into a `TrialTable`.
+
+Each ``trials.jsonl`` line is parsed with ``json.loads`` and only the fields a report needs
+are kept. A million ~2 KB records is CPU-bound parsing (~25 µs a line here), so a large
+file is split into byte ranges parsed by worker processes; a torn last line is ignored (as
+``harness.results.store`` does), a corrupt complete line is an error naming file and line.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness.errors import ResultsError
+from harness.record import CATEGORY_OF_OUTCOME, OUTCOMES
+from harness.results import store
+from harness.stats.table import CATEGORIES, TrialTable
+
+PARALLEL_MIN_BYTES = 64 << 20  # below this, one process is faster than starting workers
+_CAT_CODE = {o: CATEGORIES.index(c) for o, c in CATEGORY_OF_OUTCOME.items()}
+
+
+@dataclass
+class Sweep:
+    """Trials of one sweep read from ``dirs``, with each directory's manifest."""
+
+    table: TrialTable
+    dirs: list[Path]
+    manifests: list[dict[str, Any]]
+    infra_reasons: dict[str, dict[str, int]]  # profile -> infra_reason -> count
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def manifest(self) -> dict[str, Any]:
+        return self.manifests[0]
+
+
+@dataclass
+class _Columns:
+    trial_id: list[str] = field(default_factory=list)
+    task: list[str] = field(default_factory=list)
+    profile: list[str] = field(default_factory=list)
+    host: list[str] = field(default_factory=list)
+    category: bytearray = field(default_factory=bytearray)
+    started: list[float] = field(default_factory=list)
+    multipliers: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    reasons: dict[tuple[str, str], int] = field(default_factory=dict)
+    line_offset: int = 0  # lines before this range (for messages), filled by the caller
+
+
+def load_dirs(dirs: list[Path], workers: int | None = None) -> Sweep:
+    """Read ``dirs`` as one sweep; raise ResultsError naming what is wrong, where, and the fix."""
+    if not dirs:
+        raise ResultsError("no result directory given", "give one or more directories `harness sweep` wrote")
+    dirs = [Path(d) for d in dirs]
+    manifests, warnings = _check_manifests(dirs)
+    parts: list[_Columns] = []
+    for d in dirs:
+        path = d / store.TRIALS_FILE
+        if not path.exists():
+            raise ResultsError(f"{d}: no {store.TRIALS_FILE}",
+                               "give a directory that `harness sweep` wrote (the sweep may not have started)")
+        cols = _read_file(path, workers)
+        if not cols.task:
+            raise ResultsError(f"{path}: holds no complete trial record",
+                               "run or resume the sweep first (`harness sweep --resume`)")
+        parts.append(cols)
+    return _assemble(dirs, manifests, parts, warnings)
+
+
+def _check_manifests(dirs: list[Path]) -> tuple[list[dict[str, Any]], list[str]]:
+    if not dirs[0].is_dir():
+        raise ResultsError(f"{dirs[0]}: not a directory", "give a result directory of `harness sweep`")
+    manifests = [store.read_manifest(d) for d in dirs]
+    warnings: list[str] = []
+    first = manifests[0]
+    for d, m in zip(dirs[1:], manifests[1:], strict=True):
+        if m.get("sweep_id") == first.get("sweep_id") and m.get("shard") == first.get("shard"):
+            raise ResultsError(f"{d} and {dirs[0]} are the same shard of sweep {m.get('sweep_id')}",
+                               "give each shard once")
+        ca, cb = (x.get("suite", {}).get("checksum") for x in (first, m))
+        if ca != cb:
+            raise ResultsError(
+                f"{d} ran suite {m.get('suite', {}).get('name')!r} (checksum {cb}) but {dirs[0]} ran "
+                f"{first.get('suite', {}).get('name')!r} (checksum {ca}): mixed suites",
+                "report each suite separately; shards of one sweep share the suite checksum")
+        if m.get("sweep_id") != first.get("sweep_id"):
+            warnings.append(f"{d} is sweep {m.get('sweep_id')}, {dirs[0]} is {first.get('sweep_id')}: "
+                            "read together because they ran the same suite")
+    for d, m in zip(dirs, manifests, strict=True):
+        if m.get("finished_at") is None:
+            warnings.append(f"{d}: the sweep did not finish (no finished_at); its trials are used as "
+                            "they are")
+    return manifests, warnings
+
+
+def _read_file(path: Path, workers: int | None) -> _Columns:
+    size = path.stat().st_size
+    n = workers if workers is not None else min(os.cpu_count() or 1, 8)
+    if size < PARALLEL_MIN_BYTES or n <= 1:
+        return _parse_range(str(path), 0, size, 0)
+    bounds = _split(path, size, n * 4)
+    with ProcessPoolExecutor(max_workers=n) as pool:
+        chunks = list(pool.map(_parse_range, [str(path)] * len(bounds), *zip(*bounds, strict=True)))
+    out = chunks[0]
+    for c in chunks[1:]:
+        out.trial_id += c.trial_id
+        out.task += c.task
+        out.profile += c.profile
+        out.host += c.host
+        out.category += c.category
+        out.started += c.started
+        for k, v in c.multipliers.items():
+            _same_multipliers(out.multipliers, k, v, path, -1)
+        for k, v in c.reasons.items():
+            out.reasons[k] = out.reasons.get(k, 0) + v
+    return out
+
+
+def _split(path: Path, size: int, pieces: int) -> list[tuple[int, int, int]]:
+    """(start, end, first line number − 1) ranges that start at line starts."""
+    cuts = [0]
+    with open(path, "rb") as f:
+        for i in range(1, pieces):
+            f.seek(max(size * i // pieces, cuts[-1]))
+            f.readline()
+            cuts.append(min(f.tell(), size))
+        cuts.append(size)
+        lines_before = [0]
+        f.seek(0)
+        for a, b in itertools.pairwise(cuts[:-1]):
+            lines_before.append(lines_before[-1] + f.read(b - a).count(b"\n"))
+    return [(a, b, lb) for a, b, lb in zip(cuts[:-1], cuts[1:], lines_before, strict=True) if b > a]
+
+
+def _parse_range(path_str: str, start: int, end: int, line_offset: int) -> _Columns:
+    path = Path(path_str)
+    cols = _Columns(line_offset=line_offset)
+    loads, cat_code = json.loads, _CAT_CODE
+    with open(path, "rb") as f:
+        f.seek(start)
+        pos, number = start, line_offset
+        for raw in f:
+            if pos >= end:
+                break
+            pos += len(raw)
+            number += 1
+            if not raw.endswith(b"\n"):
+                break  # a torn last line: ignored, as the store does
+            try:
+                rec = loads(raw)
+                code = cat_code[rec["outcome"]]
+                cols.task.append(str(rec["task"]))
+                profile = str(rec["profile"])
+                cols.profile.append(profile)
+                cols.trial_id.append(str(rec["trial_id"]))
+                cols.host.append(str(rec.get("host") or "unknown"))
+                cols.category.append(code)
+                cols.started.append(_epoch(rec.get("started_at")))
+                mult = (rec.get("memory_multiplier"), rec.get("cpu_multiplier"))
+                if cols.multipliers.get(profile) != mult:
+                    _same_multipliers(cols.multipliers, profile, mult, path, number)
+                if code == 2:
+                    key = (profile, str(rec.get("infra_reason") or "unknown"))
+                    cols.reasons[key] = cols.reasons.get(key, 0) + 1
+            except json.JSONDecodeError as e:
+                raise ResultsError(f"{path}:{number}: not a JSON record ({e.msg} at column {e.colno})",
+                                   "the file was edited or damaged; delete that line and "
+                                   "`harness sweep --resume` re-runs the trial") from None
+            except (KeyError, TypeError, AttributeError) as e:
+                fix = "delete that line and `harness sweep --resume` re-runs the trial"
+                raise ResultsError(_bad_record_message(path, number, raw, e), fix) from None
+    return cols
+
+
+def _bad_record_message(path: Path, number: int, raw: bytes, e: Exception) -> str:
+    try:
+        rec = json.loads(raw)
+    except json.JSONDecodeError:
+        rec = None
+    if not isinstance(rec, dict):
+        return f"{path}:{number}: a trial record must be a JSON object"
+    if (isinstance(e, KeyError) and rec.get("outcome") in OUTCOMES) or "outcome" not in rec:
+        missing = [k for k in ("trial_id", "task", "profile", "outcome") if k not in rec]
+        return f"{path}:{number}: trial record lacks {', '.join(missing) or e}"
+    return f"{path}:{number}: unknown outcome {rec.get('outcome')!r} (expected one of {', '.join(OUTCOMES)})"
+
+
+def _same_multipliers(seen: dict[str, tuple[Any, Any]], profile: str, mult: tuple[Any, Any],
+                      path: Path, number: int) -> None:
+    old = seen.setdefault(profile, mult)
+    if old != mult:
+        where = f"{path}:{number}" if number >= 0 else str(path)
+        raise ResultsError(f"{where}: profile {profile!r} has multipliers {mult}, elsewhere {old}",
+                           "a profile name must mean one set of limits; rename one of them")
+
+
+def _epoch(value: Any) -> float:
+    if not isinstance(value, str):
+        return float("nan")
+    try:
+        return datetime.fromisoformat(value).timestamp()
+    except ValueError:
+        return float("nan")
+
+
+def _assemble(dirs: list[Path], manifests: list[dict[str, Any]], parts: list[_Columns],
+              warnings: list[str]) -> Sweep:
+    seen: dict[str, int] = {}
+    mults: dict[str, tuple[Any, Any]] = {}
+    reasons: dict[str, dict[str, int]] = {}
+    for i, c in enumerate(parts):
+        before = len(seen)
+        seen.update(dict.fromkeys(c.trial_id, i))
+        if len(seen) - before != len(c.trial_id):
+            _duplicate(dirs, parts, i)
+        for k, v in c.multipliers.items():
+            _same_multipliers(mults, k, v, dirs[i] / store.TRIALS_FILE, -1)
+        for (p, r), n in c.reasons.items():
+            reasons.setdefault(p, {})[r] = reasons.setdefault(p, {}).get(r, 0) + n
+    profile_names = _profile_order(manifests, mults)
+    tasks = [t for c in parts for t in c.task]
+    task_names, task_codes = np.unique(np.array(tasks, dtype=object), return_inverse=True)
+    host_names, host_codes = np.unique(np.array([h for c in parts for h in c.host], dtype=object),
+                                       return_inverse=True)
+    pindex = {p: i for i, p in enumerate(profile_names)}
+    table = TrialTable(
+        task=task_codes.astype(np.int32),
+        profile=np.fromiter((pindex[p] for c in parts for p in c.profile), dtype=np.int32, count=len(tasks)),
+        category=np.frombuffer(b"".join(bytes(c.category) for c in parts), dtype=np.int8).copy(),
+        started=np.array([s for c in parts for s in c.started], dtype=float),
+        host=host_codes.astype(np.int32),
+        task_names=[str(t) for t in task_names], profile_names=profile_names,
+        host_names=[str(h) for h in host_names],
+        memory_multiplier=[_num(mults[p][0]) for p in profile_names],
+        cpu_multiplier=[_num(mults[p][1]) for p in profile_names],
+    )
+    return Sweep(table, dirs, manifests, reasons, warnings)
+
+
+def _duplicate(dirs: list[Path], parts: list[_Columns], i: int) -> None:
+    where: dict[str, int] = {}
+    for j, c in enumerate(parts[: i + 1]):
+        for t in c.trial_id:
+            if t in where:
+                a, b = dirs[where[t]], dirs[j]
+                raise ResultsError(f"trial {t!r} is recorded twice ({a} and {b})",
+                                   "give each shard once; a result file must not repeat a trial")
+            where[t] = j
+
+
+def _profile_order(manifests: list[dict[str, Any]], mults: dict[str, tuple[Any, Any]]) -> list[str]:
+    order: list[str] = []
+    for m in manifests:
+        for p in m.get("profiles") or []:
+            name = p.get("name") if isinstance(p, dict) else None
+            if name in mults and name not in order:
+                order.append(name)
+    rest = sorted((p for p in mults if p not in order),
+                  key=lambda p: (_num(mults[p][0]) is None, _num(mults[p][0]) or 0.0, p))
+    return order + rest
+
+
+def _num(v: Any) -> float | None:
+    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None

@@ -1,0 +1,103 @@
+"""Planning: how many tasks and repeats a paired comparison needs (Miller 2024, Eq. 9–10),
+the minimum detectable effect of a design, and estimates of ω² and σ² from a pilot.
+
+n_tasks = (z_{α/2} + z_β)² · (ω² + σ_A²/K_A + σ_B²/K_B) / δ²
+with ω² the across-task variance of the true per-task difference and σ² the mean
+within-task (trial-to-trial) variance of a profile.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+
+def z_sum(alpha: float, power: float, two_sided: bool = True) -> float:
+    return float(stats.norm.ppf(1 - alpha / (2 if two_sided else 1)) + stats.norm.ppf(power))
+
+
+def design_variance(omega2: float, sigma2_a: float, sigma2_b: float, k_a: float, k_b: float) -> float:
+    """Variance of one task's observed mean difference: ω² + σ_A²/K_A + σ_B²/K_B."""
+    return omega2 + sigma2_a / k_a + sigma2_b / k_b
+
+
+def tasks_needed(omega2: float, sigma2_a: float, sigma2_b: float, k_a: float, k_b: float,
+                 delta: float, alpha: float = 0.05, power: float = 0.8, two_sided: bool = True) -> int:
+    """Miller Eq. 9: tasks to detect a true difference ``delta`` (a proportion, 0.03 = 3 points)."""
+    if delta <= 0:
+        raise ValueError("delta must be positive")
+    v = design_variance(omega2, sigma2_a, sigma2_b, k_a, k_b)
+    return max(2, math.ceil(z_sum(alpha, power, two_sided) ** 2 * v / delta**2 - 1e-9))
+
+
+def minimum_detectable_effect(omega2: float, sigma2_a: float, sigma2_b: float, k_a: float,
+                              k_b: float, n_tasks: int, alpha: float = 0.05, power: float = 0.8,
+                              two_sided: bool = True) -> float:
+    """Miller Eq. 9 solved for δ: the smallest true difference detected with ``power``."""
+    v = design_variance(omega2, sigma2_a, sigma2_b, k_a, k_b)
+    return z_sum(alpha, power, two_sided) * math.sqrt(v / n_tasks)
+
+
+def repeats_needed(omega2: float, sigma2_a: float, sigma2_b: float, n_tasks: int, delta: float,
+                   alpha: float = 0.05, power: float = 0.8, two_sided: bool = True) -> int | None:
+    """Repeats K (same in both arms) that reach ``delta`` with ``n_tasks`` tasks; None when no
+    number of repeats can, because ω² alone needs more tasks (Miller Eq. 10's lesson)."""
+    room = n_tasks * delta**2 / z_sum(alpha, power, two_sided) ** 2 - omega2
+    within = sigma2_a + sigma2_b
+    if within <= 0:
+        return 1 if room >= 0 else None
+    if room <= 0:
+        return None
+    return max(1, math.ceil(within / room - 1e-9))
+
+
+def trials_per_arm_unpaired(p1: float, p2: float, alpha: float = 0.05, power: float = 0.8) -> int:
+    """Two independent proportions (pooled-variance normal formula, Fleiss): trials per arm."""
+    za, zb = stats.norm.ppf(1 - alpha / 2), stats.norm.ppf(power)
+    pbar = (p1 + p2) / 2
+    num = za * math.sqrt(2 * pbar * (1 - pbar)) + zb * math.sqrt(p1 * (1 - p1) + p2 * (1 - p2))
+    return math.ceil(num**2 / (p1 - p2) ** 2)
+
+
+@dataclass
+class VarianceComponents:
+    omega2: float
+    sigma2_a: float
+    sigma2_b: float
+    k_a: float
+    k_b: float
+    n_tasks: int
+    note: str | None = None
+
+
+def estimate_components(events_a: np.ndarray, n_a: np.ndarray, events_b: np.ndarray,
+                        n_b: np.ndarray) -> VarianceComponents:
+    """ω² and σ² from per-task counts of two profiles (tasks with trials in both).
+
+    σ² = mean over tasks of the unbiased within-task Bernoulli variance p(1−p)·K/(K−1);
+    ω² = Var(observed per-task differences) − σ_A²/K_A − σ_B²/K_B, floored at 0.
+    With K = 1 σ² cannot be separated from ω²: σ² is reported as 0 and ω² absorbs it.
+    """
+    ea, na, eb, nb = (np.asarray(v, dtype=float) for v in (events_a, n_a, events_b, n_b))
+    ok = (na > 0) & (nb > 0)
+    ea, na, eb, nb = ea[ok], na[ok], eb[ok], nb[ok]
+    n = int(ok.sum())
+    if n < 2:
+        raise ValueError("need at least two tasks with trials in both profiles")
+    pa, pb = ea / na, eb / nb
+    ka, kb = float(na.mean()), float(nb.mean())
+    note = None
+    with np.errstate(invalid="ignore", divide="ignore"):
+        wa = np.where(na > 1, pa * (1 - pa) * na / (na - 1), np.nan)
+        wb = np.where(nb > 1, pb * (1 - pb) * nb / (nb - 1), np.nan)
+    if np.isfinite(wa).any() and np.isfinite(wb).any():
+        s2a, s2b = float(np.nanmean(wa)), float(np.nanmean(wb))
+    else:
+        s2a = s2b = 0.0
+        note = "one trial per task: σ² cannot be separated from ω², which absorbs it"
+    var_d = float(np.var(pa - pb, ddof=1))
+    omega2 = max(var_d - s2a / ka - s2b / kb, 0.0)
+    return VarianceComponents(omega2, s2a, s2b, ka, kb, n, note)
