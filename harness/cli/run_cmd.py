@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from pathlib import Path
 
@@ -94,7 +95,20 @@ def run(command: tuple[str, ...], backend: str, cgroup_root: Path | None, as_jso
         chosen = resolve_backend(backend, cgroup_root)
         if chosen == "uml":
             sys.exit(run_in_uml(sys.argv[1:]))
-        rec = _run_native(list(command), limits, timeout, grace, cgroup_root, as_json, backend_label())
+        received: list[int] = []
+
+        def on_term(signum: int, frame: object) -> None:
+            received.append(signum)
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGTERM, on_term)
+        try:
+            rec = _run_native(list(command), limits, timeout, grace, cgroup_root, as_json, backend_label())
+        except KeyboardInterrupt:
+            # The trial cgroup was killed and removed on the way out; no record is written.
+            status = 128 + (received[0] if received else signal.SIGINT)
+            say(f"harness: interrupted; the trial was killed (exit {status})")
+            sys.exit(status)
     if record is not None:
         from harness.results.store import TrialLog
 
