@@ -68,6 +68,14 @@ def test_cwd_env_and_stdin_are_honoured(guest: UmlGuest) -> None:
     assert r.stdout.decode().splitlines() == [str(REPO / "harness"), "bar baz 1 uml", "piped"]
 
 
+def test_make_dir_is_shared_with_the_guest(guest: UmlGuest) -> None:
+    d = guest.make_dir()
+    (d / "given.txt").write_text("from-host")
+    r = guest.run(["sh", "-c", "echo from-guest > made.txt; cat given.txt"], cwd=d)
+    assert (r.returncode, r.stdout) == (0, b"from-host"), r.stderr
+    assert (d / "made.txt").read_text() == "from-guest\n"
+
+
 def test_default_cwd_is_ours_and_python_runs_by_real_path(guest: UmlGuest) -> None:
     r = guest.run(["python3", "-c", "import os, sys; print(os.getcwd()); print(sys.executable)"])
     assert r.returncode == 0, r.stderr

@@ -122,7 +122,7 @@ def guest_env(env: Mapping[str, str]) -> dict[str, str]:
 
 
 # -- leak guard ---------------------------------------------------------------------------
-_LIVE: dict[int, int] = {}  # linux.uml pid -> its process group
+_LIVE: dict[int, Path] = {}  # process group of a running linux.uml -> its scratch directory
 _LIVE_LOCK = threading.Lock()
 
 
@@ -131,13 +131,21 @@ def _kill_group(pgid: int) -> None:
         os.killpg(pgid, signal.SIGKILL)
 
 
+def _abandon(pgid: int) -> None:
+    """Kill a guest without asking it to power off, and remove its scratch directory."""
+    with _LIVE_LOCK:
+        scratch = _LIVE.pop(pgid, None)
+    _kill_group(pgid)
+    if scratch is not None:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
 @atexit.register
 def _kill_leftovers() -> None:
     with _LIVE_LOCK:
-        groups = list(_LIVE.values())
-        _LIVE.clear()
+        groups = list(_LIVE)
     for pgid in groups:
-        _kill_group(pgid)
+        _abandon(pgid)
 
 
 # -- the guest ----------------------------------------------------------------------------
@@ -243,7 +251,7 @@ class UmlGuest:
             self._proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=log,
                                           stderr=subprocess.STDOUT, start_new_session=True)
         with _LIVE_LOCK:
-            _LIVE[self._proc.pid] = self._proc.pid
+            _LIVE[self._proc.pid] = s  # its own session: pid == process group
         assert self._proc.stdin is not None
         self._console = self._proc.stdin.fileno()
         os.set_blocking(self._console, False)  # a full pipe means nudges are pending anyway
@@ -267,7 +275,11 @@ class UmlGuest:
             text = self.console_log.read_bytes().decode(errors="replace").splitlines()
         except OSError:
             return "(no console log)"
-        return "console log (last lines):\n  " + "\n  ".join(text[-lines:] or ["(empty)"])
+        tail = text[-lines:]
+        # A panic's reason comes before its stack trace, which fills the tail.
+        reason = [t for t in text[:-lines] if "panic" in t.lower()][:1]
+        return "console log (last lines):\n  " + "\n  ".join(reason + (["..."] if reason else []) + tail
+                                                           if text else ["(empty)"])
 
     @property
     def alive(self) -> bool:
@@ -308,10 +320,17 @@ class UmlGuest:
     def __del__(self) -> None:
         # Last resort when close() was never called: kill, don't wait for a poweroff.
         proc = getattr(self, "_proc", None)
-        if proc is not None and proc.poll() is None:
-            _kill_group(proc.pid)
+        if proc is not None:
+            _abandon(proc.pid)
 
     # -- commands ---------------------------------------------------------------------
+    def make_dir(self, prefix: str = "work-") -> Path:
+        """A fresh directory both sides see (pytest's tmp_path is under /tmp, which the
+        guest cannot see); removed with the scratch directory on close()."""
+        if self.scratch is None:
+            raise UmlError("the UML guest is not running", "start() it (or use it as a context manager)")
+        return Path(tempfile.mkdtemp(prefix=prefix, dir=self.scratch))
+
     def submit(self, argv: list[str], *, cwd: str | os.PathLike[str] | None = None,
                env: Mapping[str, str] | None = None, timeout: float | None = None,
                stdin: bytes | None = None, live: bool = False) -> GuestCommand:
