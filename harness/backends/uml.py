@@ -429,7 +429,7 @@ def _take(path: Path) -> bytes:
 class _Tail:
     """Relays what a guest command writes to a file, as it grows, to one of our streams."""
 
-    def __init__(self, path: Path, sink: IO[bytes]) -> None:
+    def __init__(self, path: Path, sink: IO[bytes] | _TextSink) -> None:
         self.path, self.sink, self.pos = path, sink, 0
 
     def pump(self) -> None:
@@ -461,7 +461,7 @@ def run_once(argv: list[str], *, cwd: str | os.PathLike[str], env: Mapping[str, 
             if interrupted:
                 return 128 + interrupted[0]
             cmd = guest.submit(argv, cwd=cwd, env=guest_env(env or {}), live=True)
-            tails = [_Tail(cmd.stdout_path, sys.stdout.buffer), _Tail(cmd.stderr_path, sys.stderr.buffer)]
+            tails = [_Tail(cmd.stdout_path, _binary(sys.stdout)), _Tail(cmd.stderr_path, _binary(sys.stderr))]
             forwarded = 0.0
             last = 0.0
 
@@ -493,6 +493,24 @@ def run_once(argv: list[str], *, cwd: str | os.PathLike[str], env: Mapping[str, 
 
 class _Interrupted(Exception):
     pass
+
+
+class _TextSink:
+    """Bytes into a text stream that has no ``.buffer`` (pytest's capture, CliRunner)."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+
+    def write(self, data: bytes) -> None:
+        self.stream.write(data.decode(errors="replace"))
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+
+def _binary(stream: IO[str]) -> IO[bytes] | _TextSink:
+    buffer = getattr(stream, "buffer", None)
+    return buffer if buffer is not None else _TextSink(stream)
 
 
 def _relay_rest(tails: list[_Tail], result: GuestResult) -> None:
