@@ -77,8 +77,10 @@ def load_dirs(dirs: list[Path], workers: int | None = None) -> Sweep:
 
 
 def _check_manifests(dirs: list[Path]) -> tuple[list[dict[str, Any]], list[str]]:
-    if not dirs[0].is_dir():
-        raise ResultsError(f"{dirs[0]}: not a directory", "give a result directory of `harness sweep`")
+    for d in dirs:
+        if not d.is_dir():
+            raise ResultsError(f"{d}: {'not a directory' if d.exists() else 'no such directory'}",
+                               "give a result directory that `harness sweep` wrote")
     manifests = [store.read_manifest(d) for d in dirs]
     warnings: list[str] = []
     first = manifests[0]
