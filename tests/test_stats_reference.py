@@ -1,0 +1,139 @@
+"""Each test and interval against independent reference values (source beside each)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from harness.stats.clustered import clustered_rates, wilson_ci
+from harness.stats.equivalence import tost
+from harness.stats.exact import compare_counts, overall_test
+from harness.stats.paired import MCNEMAR, SIGN, holm, mcnemar_exact, paired_difference
+from harness.stats.power import (
+    minimum_detectable_effect,
+    repeats_needed,
+    tasks_needed,
+    trials_per_arm_unpaired,
+)
+from harness.stats.trend import cochran_armitage, page_l, slope_test
+
+
+@pytest.mark.parametrize(("k", "n", "low", "high"), [
+    # Newcombe (1998), Stat Med 17:857, Table I, method 3 (Wilson score, no continuity correction)
+    (81, 263, 0.2553, 0.3662), (15, 148, 0.0624, 0.1605), (0, 20, 0.0000, 0.1611), (1, 29, 0.0061, 0.1718),
+])
+def test_wilson_newcombe_1998(k: int, n: int, low: float, high: float) -> None:
+    lo, hi = wilson_ci(k, n)
+    assert lo == pytest.approx(low, abs=6e-5) and hi == pytest.approx(high, abs=6e-5)
+
+
+def test_fisher_tea_tasting() -> None:
+    # Fisher's lady tasting tea [[3, 1], [1, 3]]: two-sided p = 34/70 = 0.4857 (hypergeometric by
+    # hand); R fisher.test(TeaTasting): conditional MLE odds ratio 6.408309, 95 % CI 0.2117329–621.93.
+    r = compare_counts(3, 4, 1, 4)
+    assert r.test == "boschloo_exact"  # small arms use Boschloo, so check Fisher through the big path
+    from scipy import stats
+    assert stats.fisher_exact([[3, 1], [1, 3]]).pvalue == pytest.approx(34 / 70)
+    assert r.odds_ratio == pytest.approx(6.408309, rel=1e-5)
+    assert r.or_ci_low == pytest.approx(0.2117329, rel=1e-4)
+    assert r.or_ci_high == pytest.approx(621.93, rel=0.01)
+
+
+def test_fisher_path_large_arms_and_one_sided() -> None:
+    r = compare_counts(20, 1000, 58, 1000)
+    assert r.test == "fisher_exact" and r.p < 0.001 and r.p_less < r.p
+    none = compare_counts(0, 500, 0, 500)
+    assert none.p == 1.0
+
+
+def test_mcnemar_exact_by_hand() -> None:
+    # b = 1, c = 7: two-sided exact p = 2 · (C(8,0) + C(8,1)) / 2^8 = 18/256 (binomial by hand)
+    assert mcnemar_exact(1, 7) == pytest.approx(18 / 256)
+    assert mcnemar_exact(0, 0) == 1.0
+
+
+def test_mcnemar_agresti_presidential_approval() -> None:
+    # Agresti, Categorical Data Analysis (2002), Table 10.1: b = 150, c = 86, McNemar z² = 17.36,
+    # P < 0.001. As per-task 0/1 rates (K = 1): 794 both, 150 first only, 86 second only, 570 neither.
+    a = np.array([1] * 794 + [1] * 150 + [0] * 86 + [0] * 570, dtype=float)
+    b = np.array([1] * 794 + [0] * 150 + [1] * 86 + [0] * 570, dtype=float)
+    r = paired_difference(b, a, single_trial=True)
+    assert r.test == MCNEMAR
+    assert (150 - 86) ** 2 / (150 + 86) == pytest.approx(17.36, abs=0.01)
+    assert r.p < 0.001 and r.p_less < 0.001
+    assert r.diff == pytest.approx((86 - 150) / 1600)
+
+
+def test_holm_by_hand() -> None:
+    # Holm (1979) step-down: sorted .005 .01 .03 .04 × 4 3 2 1 = .02 .03 .06 .04 → running max
+    adj = holm([0.01, 0.04, 0.03, 0.005])
+    assert adj == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert np.isnan(holm([np.nan, 0.02])[0]) and holm([np.nan, 0.02])[1] == pytest.approx(0.02)
+
+
+def test_page_l_exact_maximum() -> None:
+    # Page (1963): L = Σ j·R_j. 4 rows all increasing over 3 levels: R = 4, 8, 12, L = 56 (the
+    # maximum); exactly one ranking in 3!^4 reaches it, so P(L ≥ 56) = 1/1296.
+    m = np.array([[1, 2, 3], [2, 5, 9], [0, 1, 4], [3, 4, 8]], dtype=float)
+    r = page_l(m)
+    assert r is not None and r.L == 56 and r.p == pytest.approx(1 / 1296, rel=1e-6)
+    assert page_l(m[:, :2]) is None
+
+
+def test_cochran_armitage_agresti_alcohol() -> None:
+    # Agresti (2002) §3.4.1, infant malformation by maternal alcohol, scores 0, .5, 1.5, 4, 7:
+    # M² = 6.57, P = 0.01 (M² uses N − 1; the Cochran–Armitage z² uses N, equal to 4 digits).
+    present = np.array([48, 38, 5, 1, 1])
+    absent = np.array([17066, 14464, 788, 126, 37])
+    r = cochran_armitage(present, present + absent, np.array([0, 0.5, 1.5, 4.0, 7.0]))
+    assert r is not None and r.z**2 == pytest.approx(6.57, abs=0.01) and r.p == pytest.approx(0.0104, abs=5e-4)
+
+
+def test_slope_test_and_degenerate() -> None:
+    x = np.log2([1.0, 2.0, 4.0])
+    m = np.array([[0.0, 0.5, 1.0], [0.0, 0.5, 1.0], [0.1, 0.5, 0.9]])
+    r = slope_test(m, x)
+    assert r is not None and r.mean_slope_per_doubling == pytest.approx((0.5 + 0.5 + 0.4) / 3)
+    flat = slope_test(np.zeros((5, 3)), x)
+    assert flat is not None and flat.p == 1.0
+
+
+def test_miller_worked_example() -> None:
+    # Miller (2024), arXiv 2411.00640, §5: ω² = 1/9, δ = 0.03, α = 0.05, power 0.8 → n ≈ 969
+    assert tasks_needed(1 / 9, 0, 0, 1, 1, 0.03) == 969
+    mde = minimum_detectable_effect(1 / 9, 0, 0, 1, 1, 969)
+    assert mde == pytest.approx(0.03, rel=1e-3)
+    assert repeats_needed(0.2, 0.2, 0.2, 100, 0.03) is None  # ω² alone needs more than 100 tasks
+    # 2000 · 0.03² / 7.849 = 0.2293 of room; (0.25 + 0.25) / 0.2293 = 2.18 → 3 repeats
+    assert repeats_needed(0.0, 0.25, 0.25, 2000, 0.03) == 3
+
+
+def test_unpaired_sample_sizes_from_notes() -> None:
+    # statistics.md (Fleiss pooled formula): 5.8 % vs 2.1 % ≈ 434 per arm; 70 % vs 76 % ≈ 858
+    assert trials_per_arm_unpaired(0.058, 0.021) == pytest.approx(434, abs=1)
+    assert trials_per_arm_unpaired(0.70, 0.76) == pytest.approx(858, abs=1)
+
+
+def test_paired_matches_textbook_formula_and_tost() -> None:
+    d = np.array([0.1, -0.05, 0.0, 0.2, 0.05, -0.1, 0.15, 0.0])
+    r = paired_difference(d, np.zeros_like(d))
+    se = d.std(ddof=1) / np.sqrt(d.size)
+    assert r.se == pytest.approx(se) and r.diff == pytest.approx(d.mean())
+    from scipy import stats
+    assert r.p == pytest.approx(stats.ttest_1samp(d, 0).pvalue)
+    t = tost(r, 0.5)
+    tq = stats.t.ppf(0.95, d.size - 1)
+    assert (t.ci_low, t.ci_high) == pytest.approx((d.mean() - tq * se, d.mean() + tq * se))
+    assert t.equivalent and not tost(r, 0.05).equivalent
+
+
+def test_degenerate_inputs_do_not_crash() -> None:
+    same = paired_difference(np.ones(5), np.ones(5))
+    assert same.p == 1.0 and same.diff == 0.0
+    shift = paired_difference(np.ones(6), np.zeros(6))
+    assert shift.test == SIGN and shift.p == pytest.approx(2 / 64)
+    one = paired_difference(np.array([1.0]), np.array([0.0]))
+    assert np.isnan(one.p) and np.isnan(tost(one, 0.02).p)
+    est = clustered_rates(np.array([[0.5]]))
+    assert est.mean[0] == 0.5 and np.isnan(est.se[0])
+    assert np.isnan(overall_test(np.array([[5, 0, 0], [3, 0, 0]])).p)
