@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 
+from conftest import REPO
 from suites import spike_suite, write_task
 
 
@@ -97,3 +98,35 @@ def test_bad_suite_is_refused_before_anything_runs(kernel, shared_tmp):
     for needle in ("bad-mem", "lots", "bad-cpu", "no-tests"):
         assert needle in r.stderr, r.stderr
     assert not out.exists()  # nothing written
+
+
+def test_slurm_array_script_runs_and_resumes_shards(kernel, shared_tmp):
+    suite = shared_tmp / "suite"
+    for name in ("a", "b"):
+        write_task(suite, name, "echo ok > result")
+    script = str(REPO / "scripts" / "slurm_sweep.sh")
+    env = {"SLURM_ARRAY_TASK_COUNT": "2", "SLURM_ARRAY_JOB_ID": "4242", "PYTHON": kernel.python,
+           "HARNESS_BACKEND": "native"}
+    ids = Counter()
+    for i in ("1", "2"):
+        r = kernel.run(["bash", script, str(suite), str(shared_tmp / "out"), "--profiles", "1x,3x",
+                        "--repeats", "1"], env={**env, "SLURM_ARRAY_TASK_ID": i})
+        assert r.returncode == 0, r.stderr
+        recs = records(shared_tmp / "out" / f"shard-{i}")
+        ids.update(x["trial_id"] for x in recs)
+        m = json.loads((shared_tmp / "out" / f"shard-{i}" / "manifest.json").read_text())
+        assert m["seed"] == 4242 and m["shard"] == f"{i}/2"
+    assert len(ids) == 4 and set(ids.values()) == {1}
+    # resubmitting a finished task resumes it: nothing runs twice
+    before = records(shared_tmp / "out" / "shard-1")
+    r = kernel.run(["bash", script, str(suite), str(shared_tmp / "out")],
+                   env={**env, "SLURM_ARRAY_TASK_ID": "1"})
+    assert r.returncode == 0, r.stderr
+    assert records(shared_tmp / "out" / "shard-1") == before
+
+
+def test_shard_without_seed_is_refused(kernel, shared_tmp):
+    suite = shared_tmp / "suite"
+    write_task(suite, "a", "true")
+    r = kernel.harness("sweep", str(suite), "--out", str(shared_tmp / "o"), "--shard", "1/2")
+    assert r.returncode == 2 and "--seed" in r.stderr

@@ -107,9 +107,12 @@ def _settings(suite: Path | None, out_dir: Path | None, profiles: str | None, cp
     if suite is None or out_dir is None:
         raise UsageError("a sweep needs SUITE and --out DIR",
                          "e.g. harness sweep my-suite --out results/run1")
+    file = load_sweep_file(sweep_file) if sweep_file is not None else None
     if shard is not None:
         parse_shard(shard)
-    file = load_sweep_file(sweep_file) if sweep_file is not None else None
+        if seed is None and (file is None or file.seed is None):
+            raise UsageError("--shard needs --seed: every shard must split the same shuffled plan",
+                             "give all shards the same --seed (e.g. the job id)")
     if file is not None and (profiles or cpu_profiles):
         raise UsageError("--sweep-file and --profiles/--cpu-profiles both name profiles",
                          "give the profiles in one place")

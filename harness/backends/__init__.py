@@ -1,0 +1,1 @@
+"""Where trials run: natively, or in a user-mode Linux guest."""
