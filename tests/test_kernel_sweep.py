@@ -76,13 +76,16 @@ def test_shards_cover_every_trial_once(kernel, shared_tmp):
     for name in ("a", "b", "c"):
         write_task(suite, name, "echo ok > result")
     ids = Counter()
+    sweep_ids = set()
     for i in (1, 2):
         out = shared_tmp / f"shard{i}"
         r = kernel.harness("sweep", str(suite), "--out", str(out), "--profiles", "1x,2x", "--repeats", "2",
                            "--seed", "9", "--shard", f"{i}/2")
         assert r.returncode == 0, r.stderr
         ids.update(x["trial_id"] for x in records(out))
+        sweep_ids.add(json.loads((out / "manifest.json").read_text())["sweep_id"])
     assert len(ids) == 3 * 2 * 2 and set(ids.values()) == {1}
+    assert len(sweep_ids) == 1  # shards of one plan are one sweep
 
 
 def test_bad_suite_is_refused_before_anything_runs(kernel, shared_tmp):

@@ -8,6 +8,8 @@ sweep left behind, and runs exactly the planned trials that have no line yet.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import secrets
 import shutil
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -130,12 +132,22 @@ def _cgroup_files(plan: _Plan) -> dict[str, dict[str, dict[str, str]]]:
     return out
 
 
+def sweep_id(plan: _Plan) -> str:
+    """Unique per sweep; the same for every shard of one plan (suite, profiles, repeats,
+    seed), so that shards run on several machines are read as one sweep."""
+    name = safe_name(plan.suite.name, 40)
+    if plan.settings.shard is None:
+        return f"{name}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
+    key = json.dumps([plan.suite.checksum, [p.to_dict() for p in plan.settings.profiles],
+                      plan.settings.repeats, plan.settings.seed, plan.settings.agent], sort_keys=True)
+    return f"{name}-seed{plan.settings.seed}-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
+
+
 def new_manifest(plan: _Plan, out_dir: Path, backend: str, budget: Budget) -> dict[str, Any]:
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     host = host_metadata(backend)
     return {
         "schema": MANIFEST_SCHEMA,
-        "sweep_id": f"{safe_name(plan.suite.name, 40)}-{stamp}-{secrets.token_hex(3)}",
+        "sweep_id": sweep_id(plan),
         "harness_version": __version__,
         "python_version": host["python_version"],
         "suite": {"name": plan.suite.name, "path": str(plan.suite.path), "checksum": plan.suite.checksum,
