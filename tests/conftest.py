@@ -117,3 +117,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "kernel" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.kernel)
+
+
+@pytest.fixture(scope="session")
+def uml_kernel() -> Path:
+    """The user-mode Linux kernel, for tests of the host side of --backend uml."""
+    from harness.backends.uml import find_kernel
+
+    found = find_kernel()
+    if found is None:
+        no_kernel("linux.uml is not installed")
+    assert found is not None
+    return found
