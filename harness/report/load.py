@@ -230,9 +230,8 @@ def _assemble(dirs: list[Path], manifests: list[dict[str, Any]], parts: list[_Co
             reasons.setdefault(p, {})[r] = reasons.setdefault(p, {}).get(r, 0) + n
     profile_names = _profile_order(manifests, mults)
     tasks = [t for c in parts for t in c.task]
-    task_names, task_codes = np.unique(np.array(tasks, dtype=object), return_inverse=True)
-    host_names, host_codes = np.unique(np.array([h for c in parts for h in c.host], dtype=object),
-                                       return_inverse=True)
+    task_names, task_codes = _intern(tasks)
+    host_names, host_codes = _intern([h for c in parts for h in c.host])
     pindex = {p: i for i, p in enumerate(profile_names)}
     table = TrialTable(
         task=task_codes.astype(np.int32),
@@ -246,6 +245,13 @@ def _assemble(dirs: list[Path], manifests: list[dict[str, Any]], parts: list[_Co
         cpu_multiplier=[_num(mults[p][1]) for p in profile_names],
     )
     return Sweep(table, dirs, manifests, reasons, warnings)
+
+
+def _intern(values: list[str]) -> tuple[list[str], np.ndarray]:
+    """(sorted distinct names, code of each value): a dict lookup per value, not an object sort."""
+    names = sorted(set(values))
+    index = {n: i for i, n in enumerate(names)}
+    return names, np.fromiter(map(index.__getitem__, values), dtype=np.int64, count=len(values))
 
 
 def _duplicate(dirs: list[Path], parts: list[_Columns], i: int) -> None:
