@@ -52,7 +52,7 @@ def report(dirs: tuple[Path, ...], baseline: str, margin: float, fmt: str, as_js
         from harness.report.build import report_for_dirs
         from harness.report.render import render_markdown, render_text
 
-        doc = report_for_dirs(list(dirs), baseline, _points(margin, "--margin"),
+        doc = report_for_dirs(list(dirs), baseline, _points(margin, "--margin") * 100,
                               _probability(alpha, "--alpha", 0, 0.5))
         if plot is not None:
             from harness.report.plot import plot_report

@@ -23,10 +23,16 @@ from harness.stats.table import CellCounts
 FEW_TASKS = 30
 
 
-def report_for_dirs(dirs: list[Path], baseline: str = "1x", margin: float = 0.02,
+def report_for_dirs(dirs: list[Path], baseline: str = "1x", margin: float = 2.0,
                     alpha: float = 0.05) -> dict[str, Any]:
-    """Load result directories (shards of one sweep) and build the report document."""
-    return build_report(load_dirs([Path(d) for d in dirs]), baseline, margin, alpha)
+    """Load result directories (shards of one sweep) and build the report document.
+
+    ``margin`` is in percentage points, as on the command line (2.0 = ±2 points); the
+    document gives it as a proportion (``margin``: 0.02) and in points (``margin_points``).
+    """
+    if not 0 < margin < 100:
+        raise UsageError(f"margin {margin:g} points is out of range", "give a margin in (0, 100) points")
+    return build_report(load_dirs([Path(d) for d in dirs]), baseline, margin / 100, alpha)
 
 
 def build_report(sweep: Sweep, baseline: str = "1x", margin: float = 0.02,
