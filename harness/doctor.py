@@ -11,8 +11,6 @@ from harness.cgroup import discover
 from harness.cgroup.workspace import CONTROLLERS, locate
 from harness.errors import CgroupError
 
-UML_INSTALL = "apt-get update && apt-get install -y user-mode-linux"
-
 
 @dataclass
 class Check:
@@ -57,7 +55,7 @@ def diagnose(cgroup_root: Path | None = None) -> Diagnosis:
     add(Check("cgroup layout", layout == "v2", f"{layout} (v2 at {mounts.v2})",
               None if layout == "v2" else "memory is bound to cgroup v1 here; boot with "
               "systemd.unified_cgroup_hierarchy=1, or use --backend uml"))
-    from harness.backends.uml import find_kernel  # light: no guest is booted
+    from harness.backends.uml import UML_INSTALL, find_kernel  # light: no guest is booted
 
     kernel = find_kernel()
     d.uml_available = kernel is not None

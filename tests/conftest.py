@@ -115,7 +115,7 @@ def shared_tmp(request: pytest.FixtureRequest) -> Iterator[Path]:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if "kernel" in getattr(item, "fixturenames", ()):
+        if {"kernel", "uml_kernel"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.kernel)
 
 

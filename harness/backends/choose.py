@@ -21,7 +21,8 @@ def resolve_backend(requested: str, cgroup_root: Path | None = None) -> str:
         raise CgroupError(f"unknown backend {requested!r}", f"use one of {', '.join(BACKENDS)}")
     if requested != "auto":
         return requested
-    from harness.doctor import UML_INSTALL, diagnose
+    from harness.backends.uml import UML_INSTALL
+    from harness.doctor import diagnose
 
     d = diagnose(cgroup_root)
     if d.auto_backend is None:
