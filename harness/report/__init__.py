@@ -1,0 +1,1 @@
+"""Reports: result directories → statistics → text, markdown, JSON, plots."""
