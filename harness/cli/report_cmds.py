@@ -103,11 +103,12 @@ def compare(a: Path, b: Path, margin: float, alpha: float, fmt: str, as_json: bo
               help="Number of tasks: gives the minimum detectable effect (and, with --delta, the repeats).")
 @click.option("--alpha", default=0.05, show_default=True, type=float, help="Two-sided significance level.")
 @click.option("--power", "power_", default=0.8, show_default=True, type=float, help="Power (1 − β).")
-@click.option("--pilot", type=DIRS, default=None, help="Estimate ω² and σ² from this result directory.")
+@click.option("--pilot", type=DIRS, multiple=True,
+              help="Estimate ω² and σ² from this result directory (repeat for the shards of one sweep).")
 @click.option("--baseline", default="1x", show_default=True, help="With --pilot: the baseline profile.")
 @click.option("--json", "as_json", is_flag=True)
 def power(omega2: float | None, sigma2: float | None, delta: float | None, repeats: int | None,
-          n_tasks: int | None, alpha: float, power_: float, pilot: Path | None, baseline: str,
+          n_tasks: int | None, alpha: float, power_: float, pilot: tuple[Path, ...], baseline: str,
           as_json: bool) -> None:
     """How many tasks (or repeats) a paired comparison needs, or the minimum detectable effect
     (Miller 2024, Eq. 9–10): n = (z_α/2 + z_β)² (ω² + 2σ²/K) / δ²."""
@@ -120,7 +121,7 @@ def power(omega2: float | None, sigma2: float | None, delta: float | None, repea
 
 
 def _power_doc(omega2: float | None, sigma2: float | None, delta: float | None, repeats: int | None,
-               n_tasks: int | None, alpha: float, power_: float, pilot: Path | None,
+               n_tasks: int | None, alpha: float, power_: float, pilot: tuple[Path, ...],
                baseline: str) -> dict[str, Any]:
     from harness.report.pilot import estimate_from_pilot
     from harness.stats import power as pw
@@ -134,9 +135,9 @@ def _power_doc(omega2: float | None, sigma2: float | None, delta: float | None, 
     if n_tasks is not None and n_tasks < 2:
         raise UsageError(f"--tasks {n_tasks}: need at least 2 tasks", "give --tasks 2 or more")
     doc: dict[str, Any] = {"alpha": alpha, "power": power_, "two_sided": True, "source": "flags"}
-    if pilot is not None:
-        est = estimate_from_pilot(pilot, baseline)
-        doc |= {"source": f"pilot {pilot}", "pilot": est}
+    if pilot:
+        est = estimate_from_pilot(list(pilot), baseline)
+        doc |= {"source": f"pilot {' '.join(map(str, pilot))}", "pilot": est}
         omega2 = est["omega2"] if omega2 is None else omega2
         sigma2 = est["sigma2"] if sigma2 is None else sigma2
         repeats = repeats or est["repeats"]

@@ -13,10 +13,12 @@ from harness.stats.power import estimate_components
 from harness.stats.table import CellCounts
 
 
-def estimate_from_pilot(directory: Path, baseline: str = "1x") -> dict[str, Any]:
+def estimate_from_pilot(dirs: list[Path], baseline: str = "1x") -> dict[str, Any]:
     """Per profile against the baseline: ω² and σ² of success; the plan uses the largest ω²
-    and the mean σ² (conservative), and the pilot's median repeats."""
-    sweep = load_dirs([directory])
+    and the mean σ² (conservative), and the pilot's median repeats. ``dirs`` are read as one
+    sweep (shards), as `harness report` reads them."""
+    directory = ", ".join(map(str, dirs))
+    sweep = load_dirs(list(dirs))
     t = sweep.table
     b = t.profile_index(baseline)
     if b is None:
