@@ -171,3 +171,16 @@ def test_shards_read_together_and_duplicates_rejected(tmp_path: Path) -> None:
     assert doc["sweep"]["n_trials"] == 80 and doc["drift"]["hosts"] is not None
     code, _, err = run("report", str(da), str(write_sweep(tmp_path / "a2", a, shard="2/2")))
     assert code == 2 and "recorded twice" in err
+
+
+def test_a_directory_of_shards_reads_as_one_sweep(tmp_path: Path) -> None:
+    from harness.report.load import expand_dirs
+
+    parent = tmp_path / "demo"
+    for i in (1, 2):
+        (parent / f"shard-{i}").mkdir(parents=True)
+        (parent / f"shard-{i}" / "manifest.json").write_text("{}")
+    (parent / "notes").mkdir()
+    assert expand_dirs([parent]) == [parent / "shard-1", parent / "shard-2"]
+    assert expand_dirs([parent / "shard-1"]) == [parent / "shard-1"]
+    assert expand_dirs([tmp_path / "empty"]) == [tmp_path / "empty"]

@@ -62,8 +62,7 @@ def demo(out_dir: Path | None, repeats: int, seed: int, as_json: bool, fmt: str,
     from harness.report.render import render_markdown, render_text
 
     click.echo(render_markdown(doc) if fmt == "markdown" else render_text(doc))
-    say(f"harness demo: results in {' '.join(map(str, dirs))}; "
-        f"again with: harness report {' '.join(map(str, dirs))}")
+    say(f"harness demo: results in {out_dir}; again with: harness report {out_dir}")
 
 
 def _run_in_guests(out_dir: Path, suite: Path, repeats: int, seed: int, shards: int) -> list[Path]:

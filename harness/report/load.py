@@ -62,7 +62,7 @@ def load_dirs(dirs: list[Path], workers: int | None = None) -> Sweep:
     """Read ``dirs`` as one sweep; raise ResultsError naming what is wrong, where, and the fix."""
     if not dirs:
         raise ResultsError("no result directory given", "give one or more directories `harness sweep` wrote")
-    dirs = [Path(d) for d in dirs]
+    dirs = expand_dirs([Path(d) for d in dirs])
     manifests, warnings = _check_manifests(dirs)
     parts: list[_Columns] = []
     for d in dirs:
@@ -76,6 +76,16 @@ def load_dirs(dirs: list[Path], workers: int | None = None) -> Sweep:
                                "run or resume the sweep first (`harness sweep --resume`)")
         parts.append(cols)
     return _assemble(dirs, manifests, parts, warnings)
+
+
+def expand_dirs(dirs: list[Path]) -> list[Path]:
+    """A directory without a manifest whose subdirectories have one (the shards of one sweep,
+    as `harness demo` writes them) stands for those subdirectories."""
+    out: list[Path] = []
+    for d in dirs:
+        shards = sorted(p.parent for p in d.glob(f"*/{store.MANIFEST_FILE}"))
+        out.extend(shards if not (d / store.MANIFEST_FILE).exists() and shards else [d])
+    return out
 
 
 def _check_manifests(dirs: list[Path]) -> tuple[list[dict[str, Any]], list[str]]:
