@@ -461,11 +461,12 @@ def run_once(argv: list[str], *, cwd: str | os.PathLike[str], env: Mapping[str, 
 
 
 def run_many(commands: list[list[str]], *, cwd: str | os.PathLike[str], env: Mapping[str, str] | None,
-             mem: str = "1G", labels: list[str] | None = None) -> list[int]:
+             mem: str = "1G", labels: list[str] | None = None, stdout: IO[str] | None = None) -> list[int]:
     """Boot one guest per command (in parallel), run them at once, relay their output live.
 
-    With ``labels``, each line of a command's output is prefixed with ``[label] ``. Returns
-    the exit statuses in order; signals are handled as in :func:`run_once`.
+    With ``labels``, each line of a command's output is prefixed with ``[label] ``; the
+    commands' stdout goes to ``stdout`` (default: ours). Returns the exit statuses in
+    order; signals are handled as in :func:`run_once`.
     """
     check_visible(cwd, "the working directory")
     interrupted: list[int] = []
@@ -483,7 +484,7 @@ def run_many(commands: list[list[str]], *, cwd: str | os.PathLike[str], env: Map
             tails = []
             for i, cmd in enumerate(cmds):
                 prefix = f"[{labels[i]}] ".encode() if labels else b""
-                tails.append([_Tail(cmd.stdout_path, _sink(sys.stdout, prefix)),
+                tails.append([_Tail(cmd.stdout_path, _sink(stdout or sys.stdout, prefix)),
                               _Tail(cmd.stderr_path, _sink(sys.stderr, prefix))])
             return _relay_until_done(guests, cmds, tails, interrupted)
     finally:

@@ -78,8 +78,9 @@ def _run_in_guests(out_dir: Path, suite: Path, repeats: int, seed: int, shards: 
     say(f"harness demo: no usable cgroup v2 here; {shards} user-mode Linux guest(s), one shard each, "
         f"into {out_dir}")
     with errors_exit(125):
+        # The shards' stdout (their result directory) is talk here: ours is the report.
         codes = run_many(commands, cwd=os.getcwd(), env=guest_environment(),
-                         labels=[f"shard {i}" for i in range(1, shards + 1)])
+                         labels=[f"shard {i}" for i in range(1, shards + 1)], stdout=sys.stderr)
     bad = [(d, c) for d, c in zip(dirs, codes, strict=True) if c != 0]
     if bad:
         hints = "; ".join(f"harness sweep --resume {d} --backend uml" for d, _ in bad)
