@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from harness.errors import UsageError
@@ -81,18 +82,15 @@ def parse_multiple(text: str) -> float | None:
 
 def parse_memory_amount(text: str, what: str) -> Amount:
     """``max``, ``3x``/``1.5x`` (of the declared memory) or a size."""
-    text = str(text).strip()
-    if text.lower() in ("max", "none", "unlimited"):
-        return Amount()
-    mult = parse_multiple(text)
-    if mult is not None:
-        _check_multiple(mult, what, text)
-        return Amount(multiple=mult)
-    return Amount(absolute=float(parse_size(text, what)))
+    return _parse_amount(text, what, lambda t: float(parse_size(t, what)))
 
 
 def parse_cpu_amount(text: str, what: str) -> Amount:
     """``max``, ``3x`` (of the declared CPUs) or a CPU count such as ``1.5``."""
+    return _parse_amount(text, what, lambda t: parse_cpus(t, what))
+
+
+def _parse_amount(text: str, what: str, absolute: Callable[[str], float]) -> Amount:
     text = str(text).strip()
     if text.lower() in ("max", "none", "unlimited"):
         return Amount()
@@ -100,7 +98,7 @@ def parse_cpu_amount(text: str, what: str) -> Amount:
     if mult is not None:
         _check_multiple(mult, what, text)
         return Amount(multiple=mult)
-    return Amount(absolute=parse_cpus(text, what))
+    return Amount(absolute=absolute(text))
 
 
 def parse_cpus(text: str | float, what: str = "cpus") -> float:
