@@ -9,18 +9,21 @@ def ev(oom=0, oom_kill=0):
 
 
 def test_limit_oom_kill_is_infra_error():
-    v = classify(passed=False, timed_out=False, events=ev(oom=1, oom_kill=1), host_oom_delta=1)
+    v = classify(passed=False, timed_out=False, events=ev(oom=1, oom_kill=1), ancestor_oom_delta=0)
     assert (v.outcome, v.infra_reason, v.oom_kill_source) == ("infra_error", "oom_kill", "limit")
 
 
-def test_host_oom_kill_is_told_apart():
-    v = classify(passed=False, timed_out=False, events=ev(oom=0, oom_kill=1), host_oom_delta=1)
+def test_host_and_ancestor_oom_kills_are_told_apart():
+    v = classify(passed=False, timed_out=False, events=ev(oom=0, oom_kill=1), ancestor_oom_delta=0)
     assert (v.infra_reason, v.oom_kill_source) == ("host_oom_kill", "host")
-    assert oom_source(ev(oom=0, oom_kill=1), host_oom_delta=0) == "ancestor"
+    v = classify(passed=False, timed_out=False, events=ev(oom=0, oom_kill=1), ancestor_oom_delta=1)
+    assert (v.infra_reason, v.oom_kill_source) == ("host_oom_kill", "ancestor")
+    # the trial's own limit wins when both ran out
+    assert oom_source(ev(oom=1, oom_kill=1), ancestor_oom_delta=1) == "limit"
 
 
 def test_passed_despite_oom_kill_keeps_passed():
-    v = classify(passed=True, timed_out=False, events=ev(oom=1, oom_kill=1), host_oom_delta=1)
+    v = classify(passed=True, timed_out=False, events=ev(oom=1, oom_kill=1), ancestor_oom_delta=0)
     assert (v.outcome, v.infra_reason, v.oom_kill_source) == ("passed", None, "limit")
 
 

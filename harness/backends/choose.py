@@ -13,12 +13,18 @@ BACKENDS = ("auto", "native", "uml")
 # Set by the UML guest agent, so that trials run natively inside the guest are recorded
 # with the backend the user chose outside it.
 LABEL_ENV = "HARNESS_BACKEND_LABEL"
+IN_GUEST_ENV = "HARNESS_IN_UML"  # set by the guest agent
 
 
 def resolve_backend(requested: str, cgroup_root: Path | None = None) -> str:
     """``native`` or ``uml`` for ``auto|native|uml``; a clear error when neither works."""
     if requested not in BACKENDS:
         raise CgroupError(f"unknown backend {requested!r}", f"use one of {', '.join(BACKENDS)}")
+    if os.environ.get(IN_GUEST_ENV):
+        # UML cannot boot inside UML: a guest's harness always works natively.
+        if requested == "uml":
+            raise CgroupError("cannot boot a user-mode Linux guest inside one", "use --backend native here")
+        return "native"
     if requested != "auto":
         return requested
     from harness.backends.uml import UML_INSTALL

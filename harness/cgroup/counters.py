@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from harness.cgroup import fs
 from harness.cgroup.group import Cgroup
 from harness.record import MEMORY_EVENT_KEYS
 
-VMSTAT = Path("/proc/vmstat")
 LIMIT_FILES = ("memory.low", "memory.min", "memory.max", "memory.high", "memory.swap.max",
                "memory.oom.group", "cpu.max", "cpu.weight", "pids.max")
 
@@ -59,9 +57,17 @@ def read_limits(cg: Cgroup) -> dict[str, str]:
     return out
 
 
-def host_oom_kills() -> int:
-    """OOM kills on the whole host so far (memcg and global alike)."""
-    try:
-        return fs.parse_keyed(VMSTAT.read_text()).get("oom_kill", 0)
-    except OSError:
-        return 0
+def ancestor_ooms(cg: Cgroup) -> int:
+    """How often the limits of ``cg``'s ancestors were hit so far.
+
+    ``memory.events.local`` counts a cgroup's own limit only (``memory.events`` adds its
+    descendants'), so a rise here means a limit above the trial ran out, not its own.
+    """
+    total = 0
+    parent = cg.path.parent
+    while (parent / "memory.events.local").exists():
+        events = Cgroup(parent).keyed("memory.events.local") or {}
+        total += events.get("oom", 0)
+        parent = parent.parent
+    return total
+

@@ -14,24 +14,24 @@ class Verdict:
     oom_kill_source: str | None
 
 
-def oom_source(events: dict[str, int], host_oom_delta: int) -> str | None:
+def oom_source(events: dict[str, int], ancestor_oom_delta: int) -> str | None:
     """Who OOM-killed a process of the trial, if anyone did.
 
     ``oom_kill`` counts kills by any OOM killer; ``oom`` only rises when this cgroup's own
-    limit was hit. Without ``oom``, the kill came from above: the host's global OOM killer
-    (then /proc/vmstat's oom_kill rose too) or an ancestor cgroup's limit.
+    limit was hit. Without it the kill came from above: an ancestor cgroup's limit (its
+    ``memory.events.local`` ``oom`` rose meanwhile) or else the host's global OOM killer.
     """
     if events.get("oom_kill", 0) <= 0:
         return None
     if events.get("oom", 0) > 0:
         return "limit"
-    return "host" if host_oom_delta > 0 else "ancestor"
+    return "ancestor" if ancestor_oom_delta > 0 else "host"
 
 
-def classify(passed: bool, timed_out: bool, events: dict[str, int], host_oom_delta: int) -> Verdict:
+def classify(passed: bool, timed_out: bool, events: dict[str, int], ancestor_oom_delta: int) -> Verdict:
     """An OOM-killed trial that did not pass is the infrastructure's failure, not the workload's;
     one that passed anyway stays passed and keeps its oom_kill count."""
-    source = oom_source(events, host_oom_delta)
+    source = oom_source(events, ancestor_oom_delta)
     if source is not None and not passed:
         return Verdict("infra_error", "oom_kill" if source == "limit" else "host_oom_kill", source)
     if timed_out:

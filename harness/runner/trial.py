@@ -79,7 +79,7 @@ def _run_in(cg: Cgroup, spec: RunSpec, base: dict) -> RunRecord:
     for name, value in spec.limits.files().items():
         cg.write(name, value)
     limits = counters.read_limits(cg)
-    host_ooms_before = counters.host_oom_kills()
+    ancestor_ooms_before = counters.ancestor_ooms(cg)
     watch = _Watch(cg, spec.on_event)
     t0 = time.monotonic()
     proc = spawn_in_cgroup(cg, spec.command, cwd=spec.cwd, env=spec.env, stdin=spec.stdin,
@@ -97,9 +97,9 @@ def _run_in(cg: Cgroup, spec: RunSpec, base: dict) -> RunRecord:
         leftovers = sum(len(c.pids()) for c in [cg, *cg.descendants()])
         cg.kill()
     measured = counters.collect(cg)
-    host_delta = counters.host_oom_kills() - host_ooms_before
+    ancestor_delta = counters.ancestor_ooms(cg) - ancestor_ooms_before
     code, sig = exit_status(returncode, timed_out)
-    verdict = classify(code == 0 and not timed_out, timed_out, measured.memory_events, host_delta)
+    verdict = classify(code == 0 and not timed_out, timed_out, measured.memory_events, ancestor_delta)
     first_oom = None if watch.first_oom_at is None else round(watch.first_oom_at - t0, 3)
     return RunRecord(
         outcome=verdict.outcome, infra_reason=verdict.infra_reason, exit_code=code,
