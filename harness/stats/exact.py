@@ -42,8 +42,11 @@ def compare_counts(events_a: int, n_a: int, events_b: int, n_b: int,
         test = "fisher_exact"
     elif max(n_a, n_b) <= BOSCHLOO_MAX_ARM:
         test = "boschloo_exact"
-        p = float(stats.boschloo_exact(table, alternative="two-sided").pvalue)
-        pl = float(stats.boschloo_exact(table, alternative="less").pvalue)
+        # scipy's boschloo_exact takes each binomial sample (here: each arm) as a *column*;
+        # the rows-as-arms table would fix the event totals instead and misstate the p-value.
+        arms = table.T
+        p = float(stats.boschloo_exact(arms, alternative="two-sided").pvalue)
+        pl = float(stats.boschloo_exact(arms, alternative="less").pvalue)
     else:
         test = "fisher_exact"
         p = float(stats.fisher_exact(table, alternative="two-sided").pvalue)
