@@ -127,8 +127,12 @@ def test_bad_input_exits_2(case: str, sweep: Path, tmp_path: Path) -> None:
 def test_compare_exit_codes(sweep: Path, tmp_path: Path) -> None:
     copy = tmp_path / "copy"
     shutil.copytree(sweep, copy)
-    code, out, _ = run("compare", str(sweep), str(copy), "--json")
+    # Identical results on 40 tasks: every per-task difference is 0, but zero spread is not zero
+    # uncertainty. Within ±10 points it is shown (0.9^40 < 0.05); within ±2 it is not (0.98^40).
+    code, out, _ = run("compare", str(sweep), str(copy), "--json", "--margin", "10")
     assert code == 0 and json.loads(out)["status"] == "reproduced"
+    code, out, _ = run("compare", str(sweep), str(copy), "--json")
+    assert code == 3 and json.loads(out)["status"] == "inconclusive"
     rng = np.random.default_rng(5)
     worse = write_sweep(tmp_path / "w", simulate(rng, 40, 2, p_pass={"1x": -0.6, "2x": -0.6, "3x": -0.6,
                                                                       "uncapped": -0.6}),

@@ -39,6 +39,29 @@ def test_fisher_tea_tasting() -> None:
     assert r.or_ci_high == pytest.approx(621.93, rel=0.01)
 
 
+def _boschloo_less_by_enumeration(x1: int, n1: int, x2: int, n2: int) -> float:
+    # Boschloo (1970), Statistica Neerlandica 24:1–9, from the definition: the statistic is
+    # Fisher's one-sided p, P(X ≤ x1 | x1 + x2) hypergeometric; the p-value is the supremum over
+    # the common event rate π of P(Fisher p ≤ observed), the arms being independent binomials
+    # of fixed sizes n1 and n2 (supremum over a fine grid of π).
+    from scipy.stats import binom, hypergeom
+    a, b = np.arange(n1 + 1)[:, None], np.arange(n2 + 1)[None, :]
+    fisher = hypergeom.cdf(a, n1 + n2, a + b, n1)
+    region = fisher <= hypergeom.cdf(x1, n1 + n2, x1 + x2, n1) * (1 + 1e-9)
+    return max(float((binom.pmf(a, n1, pi) * binom.pmf(b, n2, pi))[region].sum())
+               for pi in np.linspace(0.0005, 0.9995, 2000))
+
+
+@pytest.mark.parametrize(("ea", "na", "eb", "nb"), [(1, 25, 6, 25), (2, 30, 9, 20), (0, 40, 4, 40)])
+def test_boschloo_arms_are_the_binomial_samples(ea: int, na: int, eb: int, nb: int) -> None:
+    # The arms (rows of events/non-events) have fixed sizes; the event totals do not. scipy takes
+    # the binomial samples as columns, so a rows-as-arms table gives a different, too-small p.
+    r = compare_counts(ea, na, eb, nb)
+    assert r.test == "boschloo_exact"
+    assert r.p_less == pytest.approx(_boschloo_less_by_enumeration(ea, na, eb, nb), rel=2e-3)
+    assert r.p == pytest.approx(min(1.0, 2 * r.p_less), rel=1e-6)  # scipy's two-sided: 2 · min
+
+
 def test_fisher_path_large_arms_and_one_sided() -> None:
     r = compare_counts(20, 1000, 58, 1000)
     assert r.test == "fisher_exact" and r.p < 0.001 and r.p_less < r.p
@@ -69,6 +92,7 @@ def test_holm_by_hand() -> None:
     adj = holm([0.01, 0.04, 0.03, 0.005])
     assert adj == pytest.approx([0.03, 0.06, 0.06, 0.02])
     assert np.isnan(holm([np.nan, 0.02])[0]) and holm([np.nan, 0.02])[1] == pytest.approx(0.02)
+    assert holm([0.7, 0.6, 0.2]) == pytest.approx([1.0, 1.0, 0.6])  # .6·2 = 1.2 capped at 1
 
 
 def test_page_l_exact_maximum() -> None:
@@ -135,6 +159,15 @@ def test_degenerate_inputs_do_not_crash() -> None:
     assert shift.test == SIGN and shift.p == pytest.approx(2 / 64)
     one = paired_difference(np.array([1.0]), np.array([0.0]))
     assert np.isnan(one.p) and np.isnan(tost(one, 0.02).p)
+    # Zero spread is not zero uncertainty: all tasks passing under both cannot show equivalence
+    # within ±2 points until 0.98^n < 0.05 (n ≥ 149, rule of three); before the fix, 2 tasks did.
+    assert not tost(same, 0.02).equivalent and tost(same, 0.02).p == pytest.approx(0.98**5)
+    few = paired_difference(np.ones(148), np.ones(148))
+    many = paired_difference(np.ones(149), np.ones(149))
+    assert not tost(few, 0.02).equivalent and tost(many, 0.02).equivalent
+    assert tost(many, 0.02).ci_high == pytest.approx(1 - 0.05 ** (1 / 149))
+    k1 = paired_difference(np.ones(3), np.ones(3), single_trial=True)
+    assert k1.test == MCNEMAR and not tost(k1, 0.02).equivalent
     est = clustered_rates(np.array([[0.5]]))
     assert est.mean[0] == 0.5 and np.isnan(est.se[0])
     assert np.isnan(overall_test(np.array([[5, 0, 0], [3, 0, 0]])).p)

@@ -33,13 +33,31 @@ def tost(paired: PairedResult, margin: float, alpha: float = 0.05) -> TostResult
     if n < 2 or not np.isfinite(se):
         return TostResult(nan, nan, nan, False)
     if se == 0.0:
-        inside = abs(d) < margin
-        return TostResult(d, d, 0.0 if inside else 1.0, inside)
+        return _tost_constant(d, n, margin, alpha)
     tq = float(stats.t.ppf(1 - alpha, n - 1))
     low, high = d - tq * se, d + tq * se
     p_low = float(stats.t.sf((d + margin) / se, n - 1))  # H0: diff <= −margin
     p_high = float(stats.t.cdf((d - margin) / se, n - 1))  # H0: diff >= +margin
     return TostResult(low, high, max(p_low, p_high), bool(low > -margin and high < margin))
+
+
+def _tost_constant(d: float, n: int, margin: float, alpha: float) -> TostResult:
+    """TOST when all n per-task differences equal d (zero sample variance: t is undefined, and
+    zero observed spread does not show that the mean is pinned at d).
+
+    Distribution-free, with tasks drawn independently and d_i in [−1, 1]: if the true mean were
+    ≥ +margin, the share q of tasks with d_i = d satisfies q ≤ (1 − margin)/(1 − d), so seeing
+    all n at d has probability ≤ ((1 − margin)/(1 − d))^n: that is the p-value of the upper
+    test (symmetrically (1 − margin)/(1 + d) for the lower). The interval is the matching
+    bound, u = 1 − α^(1/n) (Clopper–Pearson for 0 of n tasks differing from d). With d = 0
+    this needs n > log(α)/log(1 − margin) tasks (≈ 3/margin, the rule of three).
+    """
+    u = 1.0 - alpha ** (1.0 / n)
+    low, high = d - u * (1.0 + d), d + u * (1.0 - d)
+    if abs(d) >= margin:
+        return TostResult(low, high, 1.0, False)
+    p = max(((1.0 - margin) / (1.0 - d)) ** n, ((1.0 - margin) / (1.0 + d)) ** n)
+    return TostResult(low, high, float(p), bool(low > -margin and high < margin))
 
 
 def verdict(equivalent: bool, p_adjusted: float, alpha: float) -> str:
