@@ -168,6 +168,14 @@ def test_degenerate_inputs_do_not_crash() -> None:
     assert tost(many, 0.02).ci_high == pytest.approx(1 - 0.05 ** (1 / 149))
     k1 = paired_difference(np.ones(3), np.ones(3), single_trial=True)
     assert k1.test == MCNEMAR and not tost(k1, 0.02).equivalent
+    # Zero spread gives no zero-width 95 % interval: all 40 tasks passing gives the Clopper–Pearson
+    # interval on tasks, [0.025^(1/40), 1] = [0.9119, 1] (binomtest's "exact" method)
+    from scipy import stats
+    cp = stats.binomtest(40, 40).proportion_ci(method="exact")
+    allpass = clustered_rates(np.ones((40, 1)))
+    assert (allpass.ci_low[0], allpass.ci_high[0]) == pytest.approx((cp.low, cp.high))
+    zero = paired_difference(np.ones(40), np.ones(40))
+    assert (zero.ci_low, zero.ci_high) == pytest.approx((cp.low - 1, 1 - cp.low))
     est = clustered_rates(np.array([[0.5]]))
     assert est.mean[0] == 0.5 and np.isnan(est.se[0])
     assert np.isnan(overall_test(np.array([[5, 0, 0], [3, 0, 0]])).p)

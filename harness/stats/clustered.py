@@ -40,6 +40,14 @@ def clustered_rates(rates: np.ndarray, confidence: float = 0.95) -> RateEstimate
     tq = stats.t.ppf(0.5 + confidence / 2, np.maximum(n - 1, 1))
     low = np.clip(mean - tq * se, 0.0, 1.0)
     high = np.clip(mean + tq * se, 0.0, 1.0)
+    # Every task at the same rate (e.g. all pass): the t interval has zero width. Use instead the
+    # distribution-free bound that at most a share u = 1 − (α/2)^(1/n) of tasks differs (for all
+    # tasks at 1 this is the Clopper–Pearson interval on tasks, [(α/2)^(1/n), 1]).
+    with np.errstate(invalid="ignore", divide="ignore"):
+        u = 1.0 - ((1.0 - confidence) / 2) ** (1.0 / n)
+    flat = (n >= 2) & (se == 0.0)
+    low = np.where(flat, mean * (1.0 - u), low)
+    high = np.where(flat, mean + u * (1.0 - mean), high)
     return RateEstimates(mean=mean, se=se, ci_low=low, ci_high=high, n_tasks=n)
 
 

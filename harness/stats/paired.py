@@ -55,6 +55,12 @@ def paired_difference(a: np.ndarray, b: np.ndarray, alpha: float = 0.05,
     se = sd / np.sqrt(n)
     tq = float(stats.t.ppf(1 - alpha / 2, n - 1))
     low, high = max(diff - tq * se, -1.0), min(diff + tq * se, 1.0)
+    if sd == 0.0:
+        # Every d_i equals diff: zero spread is not zero uncertainty. Distribution-free bound
+        # (d_i in [−1, 1], tasks independent): at most a share u of tasks can differ from diff,
+        # u = 1 − (α/2)^(1/n), the Clopper–Pearson bound for 0 of n (see equivalence.tost).
+        u = 1.0 - (alpha / 2) ** (1.0 / n)
+        low, high = diff - u * (1.0 + diff), diff + u * (1.0 - diff)
     if single_trial:
         up, down = int((d > 0).sum()), int((d < 0).sum())
         p, pl, pg = _binom_p(up, up + down)
@@ -62,11 +68,11 @@ def paired_difference(a: np.ndarray, b: np.ndarray, alpha: float = 0.05,
                             None if up + down else "no discordant task: p = 1")
     if sd == 0.0:
         if diff == 0.0:
-            return PairedResult(n, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, PAIRED_T,
+            return PairedResult(n, 0.0, 0.0, low, high, 1.0, 1.0, 1.0, PAIRED_T,
                                 "every per-task difference is 0: p = 1")
         up = int((d > 0).sum())
         p, pl, pg = _binom_p(up, n)
-        return PairedResult(n, diff, 0.0, diff, diff, p, pl, pg, SIGN,
+        return PairedResult(n, diff, 0.0, low, high, p, pl, pg, SIGN,
                             "zero variance of the differences: t undefined, sign test used")
     t = diff / se
     p = float(2 * stats.t.sf(abs(t), n - 1))
