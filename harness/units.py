@@ -81,7 +81,9 @@ def parse_multiple(text: str) -> float | None:
 
 
 def parse_memory_amount(text: str, what: str) -> Amount:
-    """``max``, ``3x``/``1.5x`` (of the declared memory) or a size."""
+    """``max``, ``3x``/``1.5x`` (of the declared memory), a size, or ``0`` (none: no guarantee)."""
+    if str(text).strip() == "0":
+        return Amount(absolute=0.0)
     return _parse_amount(text, what, lambda t: float(parse_size(t, what)))
 
 

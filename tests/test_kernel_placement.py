@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
+import uuid
+from pathlib import Path
 
 import pytest
 
@@ -69,3 +73,50 @@ def test_kill_by_the_global_oom_killer_is_told_apart(uml_kernel):
     assert rec["oom_kill_source"] == "host"
     assert rec["outcome"] == "infra_error" and rec["infra_reason"] == "host_oom_kill"
     assert r.returncode == 137
+
+
+def _page_cache_kept(guest, cgroup: str, tag: str, guarantee: str) -> tuple[int, dict]:
+    """Trial A caches a 40 MiB file and holds it while trial B streams a 70 MiB file through
+    the same 80 MiB parent. Returns A's memory.current after B's pressure, and A's record."""
+    d = "/mnt/disk"
+    kept = f"{d}/{tag}"
+    wait_for = "n=0; while [ ! -e {f} ] && [ $n -lt 600 ]; do sleep 0.1; n=$((n+1)); done; "
+    hold = (f"cat {d}/a > /dev/null; touch {kept}.ready; " + wait_for.format(f=f"{kept}.go")
+            + f"cat {CG}$(cut -d: -f3 /proc/self/cgroup)/memory.current > {kept}")
+    script = (f"sync; echo 3 > /proc/sys/vm/drop_caches; "
+              f"{PY} -m harness run --json --cgroup-root {cgroup}/h --memory 48M "
+              f"--memory-guarantee {guarantee} --memory-limit max -- sh -c '{hold}' > {kept}.json & "
+              + wait_for.format(f=f"{kept}.ready")
+              + f"{PY} -m harness run --cgroup-root {cgroup}/h --memory-guarantee 0 --memory-limit max "
+              f"-- sh -c 'cat {d}/b > /dev/null; cat {d}/b > /dev/null'; touch {kept}.go; wait; "
+              f"cat {kept}; echo; cat {kept}.json")
+    r = guest.run(["sh", "-c", script], timeout=300)
+    assert r.returncode == 0, r.stderr
+    current, _, rec = r.stdout.decode().partition("\n")
+    return int(current), json.loads(rec)
+
+
+def test_memory_low_protects_a_trial_from_a_siblings_pressure(uml_kernel, tmp_path_factory):
+    # Page cache needs a real block device: hostfs reads bypass the guest's page cache.
+    # So this guest gets an ext4 disk, and two trials share a parent limited to 80 MiB.
+    from harness.backends.uml import UmlGuest
+
+    disk = Path(os.environ.get("HARNESS_TEST_TMP", "/var/tmp")) / f"protect-{uuid.uuid4().hex[:6]}.img"
+    subprocess.run(["truncate", "-s", "256M", str(disk)], check=True)
+    subprocess.run(["mkfs.ext4", "-q", "-F", str(disk)], check=True)
+    cgroup = f"{CG}/protect"
+    setup = (f"mkdir -p /mnt/disk && mount /dev/ubda /mnt/disk && "
+             f"dd if=/dev/zero of=/mnt/disk/a bs=1M count=40 2>/dev/null && "
+             f"dd if=/dev/zero of=/mnt/disk/b bs=1M count=70 2>/dev/null && "
+             f"echo '+memory +cpu +pids' > {CG}/cgroup.subtree_control && mkdir {cgroup} && "
+             f"echo 80M > {cgroup}/memory.max")
+    try:
+        with UmlGuest(mem="512M", disks=[disk]) as guest:
+            assert guest.run(["sh", "-c", setup]).returncode == 0
+            protected, rec = _page_cache_kept(guest, cgroup, "p", "1x")
+            unprotected, _ = _page_cache_kept(guest, cgroup, "u", "0")
+    finally:
+        disk.unlink(missing_ok=True)
+    assert rec["limits"]["memory.low"] == str(48 << 20)
+    assert protected > 36 << 20, protected  # its cache stayed in memory
+    assert unprotected < protected - (12 << 20), (unprotected, protected)  # without it, reclaimed

@@ -33,6 +33,7 @@ def test_memory_amounts():
     assert parse_memory_amount("1.5x", "l").resolve(2 << 30) == 3 << 30
     assert parse_memory_amount("max", "l").resolve(1 << 30) is None
     assert parse_memory_amount("256M", "l").resolve(None) == 256 << 20
+    assert parse_memory_amount("0", "g").resolve(1 << 30) == 0  # no guarantee
     with pytest.raises(UsageError, match="needs a declared amount"):
         parse_memory_amount("2x", "l").resolve(None)
     with pytest.raises(UsageError):

@@ -181,10 +181,14 @@ class UmlGuest:
     """
 
     def __init__(self, mem: str = "1G", scratch: str | os.PathLike[str] | None = None,
-                 env: Mapping[str, str] | None = None) -> None:
+                 env: Mapping[str, str] | None = None,
+                 disks: list[str | os.PathLike[str]] | None = None) -> None:
         if not _MEM_RE.match(mem):
             raise UsageError(f"guest memory {mem!r} is not a size", "give e.g. 512M or 1G")
         self.mem = mem
+        # Host files the guest sees as block devices /dev/ubda, /dev/ubdb, ...: hostfs reads
+        # bypass the guest's page cache, so what needs a real page cache (or swap) needs these.
+        self.disks = [Path(d) for d in disks or []]
         self.env = dict(env or {})
         self._scratch_parent = Path(scratch) if scratch is not None else None
         self.scratch: Path | None = None
@@ -242,6 +246,7 @@ class UmlGuest:
                                      spec=shlex.quote(str(s / "spec.json"))))
         init.chmod(0o755)
         argv = [str(kernel), f"mem={self.mem}", f"umid={self.umid}", f"uml_dir={s / 'uml'}",
+                *(f"ubd{i}={d}" for i, d in enumerate(self.disks)),
                 "root=/dev/root", "rootfstype=hostfs", "rootflags=/", "rw", "quiet", "loglevel=1",
                 "con=null", "con0=fd:0,fd:1", f"init={init}"]
         t0 = time.monotonic()

@@ -80,11 +80,13 @@ class Workspace:
     def open(cls, session_hint: str, cgroup_root: Path | None = None) -> Workspace:
         loc = locate(cgroup_root)
         base = Cgroup(loc.base)
+        owns_base = loc.mode == "root"  # <mount>/harness is ours by name
         if loc.mode in ("root", "explicit"):
             parent = Cgroup(loc.base.parent) if loc.base != loc.mount else None
             if parent is not None and not loc.base.exists():
                 parent.enable_controllers(CONTROLLERS)
                 base.create()
+                owns_base = True
         elif loc.mode == "delegated":
             _move_strangers_to_leaf(base)
         reap_stale_sessions(base)
@@ -98,9 +100,9 @@ class Workspace:
         _check_controllers(session)
         # memory.low protects a trial only as far as every ancestor is protected too
         # (effective low is capped by the parent's). "max" on the cgroups we own passes
-        # each trial's own guarantee through; above base, the host's settings decide.
+        # each trial's own guarantee through; above them, the host's settings decide.
         session.write("memory.low", "max")
-        if loc.mode == "root":
+        if owns_base:
             base.write("memory.low", "max")
         return cls(loc, session, supervisor)
 
