@@ -151,7 +151,8 @@ def test_doctor_inside_the_kernel(kernel):
 def test_sigterm_to_harness_kills_the_trial(kernel, shared_tmp):
     pids = shared_tmp / "pid"
     r = kernel.sh(f"{kernel.python} -m harness run -- sh -c 'echo $$ > {pids}; sleep 300' & h=$!; "
-                  f"while [ ! -s {pids} ]; do sleep 0.05; done; kill -TERM $h; wait $h; echo status=$?; "
+                  f"n=0; while [ ! -s {pids} ] && [ $n -lt 600 ]; do sleep 0.05; n=$((n+1)); done; "
+                  f"kill -TERM $h; wait $h; echo status=$?; "
                   f"[ -d /proc/$(cat {pids}) ] && echo ALIVE; true")
     assert "status=143" in r.stdout, r.stdout + r.stderr
     assert "ALIVE" not in r.stdout

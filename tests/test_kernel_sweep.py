@@ -50,7 +50,8 @@ def test_sigkill_midway_then_resume_runs_exactly_the_missing_trials(kernel, shar
     # Kill -9 the sweep once 3 trials are on disk, while the 4th is running.
     killed = kernel.sh(
         f"{sweep} 2>/dev/null & pid=$!; "
-        f"while [ \"$(cat {trials} 2>/dev/null | wc -l)\" -lt 3 ]; do sleep 0.05; done; sleep 0.3; "
+        f"n=0; while [ \"$(cat {trials} 2>/dev/null | wc -l)\" -lt 3 ] && [ $n -lt 1200 ]; "
+        f"do sleep 0.05; n=$((n+1)); done; sleep 0.3; "
         f"kill -9 $pid; wait $pid; echo status=$?", timeout=240)
     assert "status=137" in killed.stdout, killed.stdout + killed.stderr
     before = records(out)
@@ -133,3 +134,30 @@ def test_shard_without_seed_is_refused(kernel, shared_tmp):
     write_task(suite, "a", "true")
     r = kernel.harness("sweep", str(suite), "--out", str(shared_tmp / "o"), "--shard", "1/2")
     assert r.returncode == 2 and "--seed" in r.stderr
+
+
+def test_sigterm_stops_cleanly_says_how_to_resume_and_resumes(kernel, shared_tmp):
+    suite = shared_tmp / "suite"
+    for name in ("a", "b"):
+        write_task(suite, name, "sleep 1; echo ok > result")
+    out = shared_tmp / "out"
+    trials = out / "trials.jsonl"
+    r = kernel.sh(
+        f"{kernel.python} -m harness sweep {suite} --out {out} --profiles 1x,3x --repeats 2 --seed 3 "
+        f"2> {shared_tmp}/err & pid=$!; n=0; "
+        f"while [ \"$(cat {trials} 2>/dev/null | wc -l)\" -lt 2 ] && [ $n -lt 600 ]; "
+        f"do sleep 0.05; n=$((n+1)); done; "
+        f"sleep 0.3; kill -TERM $pid; wait $pid; echo status=$?", timeout=240)
+    err = (shared_tmp / "err").read_text()
+    assert "status=130" in r.stdout, r.stdout + err
+    assert f"harness sweep --resume {out}" in err
+    done = records(out)
+    assert 2 <= len(done) < 8
+    # the interrupted trial was killed and not recorded; nothing of it is left running
+    left = kernel.sh("cat /sys/fs/cgroup/harness/sweep-*/*/cgroup.procs 2>/dev/null | wc -l")
+    assert left.stdout.strip() == "0"
+    assert json.loads((out / "manifest.json").read_text())["finished_at"] is None
+    r = kernel.harness("sweep", "--resume", str(out))
+    assert r.returncode == 0, r.stderr
+    ids = [x["trial_id"] for x in records(out)]
+    assert len(ids) == 8 and len(set(ids)) == 8
