@@ -7,6 +7,7 @@ import platform
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from harness.backends.choose import IN_GUEST_ENV
 from harness.cgroup import discover
 from harness.cgroup.workspace import CONTROLLERS, locate
 from harness.errors import CgroupError
@@ -57,10 +58,13 @@ def diagnose(cgroup_root: Path | None = None) -> Diagnosis:
               "systemd.unified_cgroup_hierarchy=1, or use --backend uml"))
     from harness.backends.uml import UML_INSTALL, find_kernel  # light: no guest is booted
 
-    kernel = find_kernel()
-    d.uml_available = kernel is not None
-    add(Check("user-mode Linux", d.uml_available, str(kernel) if kernel else "not installed",
-              None if kernel else UML_INSTALL))
+    if os.environ.get(IN_GUEST_ENV):
+        add(Check("user-mode Linux", None, "this is a guest: trials run natively here"))
+    else:
+        kernel = find_kernel()
+        d.uml_available = kernel is not None
+        add(Check("user-mode Linux", d.uml_available, str(kernel) if kernel else "not installed",
+                  None if kernel else UML_INSTALL))
     if mounts.v2 is None:
         add(Check("cgroup v2 mount", False, "none", "use --backend uml"))
         return d
@@ -87,11 +91,15 @@ def diagnose(cgroup_root: Path | None = None) -> Diagnosis:
     add(Check("may write", writable, str(source),
               None if writable else
               "run as root or in a delegated scope (systemd-run --scope -p Delegate=yes)"))
-    add(Check("memory.peak", _kernel_at_least(release, 5, 19), "kernel 5.19+",
-              None if _kernel_at_least(release, 5, 19) else "peak memory will be missing (older kernel)"))
-    add(Check("cgroup.kill", _kernel_at_least(release, 5, 14), "kernel 5.14+",
-              None if _kernel_at_least(release, 5, 14) else "falls back to freeze-and-signal"))
-    psi = Path("/proc/pressure/memory").exists()
+    probe = _probe_cgroup(loc.base, loc.mount)
+    for name, (major, minor), consequence in (
+            ("memory.peak", (5, 19), "peak memory will be missing from records (kernel < 5.19)"),
+            ("cgroup.kill", (5, 14), "trials end by freeze-and-signal instead (kernel < 5.14)"),
+            ("memory.events.local", (5, 2), "an ancestor's OOM kill cannot be told from the host's")):
+        present, how = _has_file(probe, name, release, major, minor)
+        add(Check(name, present, how,
+                  None if present else f"{consequence}: use kernel {major}.{minor}+, or --backend uml"))
+    psi = (probe / "cpu.pressure").exists() if probe else Path("/proc/pressure/memory").exists()
     add(Check("PSI (pressure)", None, "available" if psi else "not built in (records carry no pressure)"))
     swap = _swap_bytes()
     add(Check("swap", None, f"{swap} bytes" + (" (trials get memory.swap.max 0)" if swap else "")))
@@ -102,6 +110,23 @@ def diagnose(cgroup_root: Path | None = None) -> Diagnosis:
                   "sets it" if low == "0" else None))
     d.native_ready = bool(not missing and writable and layout != "v1")
     return d
+
+
+def _probe_cgroup(base: Path, mount: Path) -> Path | None:
+    """A non-root cgroup with the memory controller, whose files show what the kernel offers
+    (the root cgroup lacks most of them)."""
+    candidates = [base, *(p for p in mount.iterdir() if p.is_dir())] if mount.is_dir() else [base]
+    for p in candidates:
+        if p != mount and (p / "memory.max").exists():
+            return p
+    return None
+
+
+def _has_file(probe: Path | None, name: str, release: str, major: int, minor: int) -> tuple[bool, str]:
+    if probe is not None:
+        return (probe / name).exists(), f"{'present' if (probe / name).exists() else 'absent'} in {probe}"
+    ok = _kernel_at_least(release, major, minor)
+    return ok, f"kernel {major}.{minor}+ ({'yes' if ok else 'no'}; no cgroup to look in)"
 
 
 def _swap_bytes() -> int:
