@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -179,3 +181,25 @@ def test_degenerate_inputs_do_not_crash() -> None:
     est = clustered_rates(np.array([[0.5]]))
     assert est.mean[0] == 0.5 and np.isnan(est.se[0])
     assert np.isnan(overall_test(np.array([[5, 0, 0], [3, 0, 0]])).p)
+
+
+def test_tost_sample_size_matches_the_closed_forms():
+    # At a true difference of 0 both one-sided tests must pass: n = (z_α + z_{β/2})² v / Δ²
+    # exactly (Chow, Shao & Wang, "Sample Size Calculations in Clinical Research", §3.2).
+    from scipy import stats as st
+
+    from harness.stats.power import tost_power, tost_repeats_needed, tost_tasks_needed
+
+    v, margin = 0.1, 0.02
+    exact = (st.norm.ppf(0.95) + st.norm.ppf(0.9)) ** 2 * v / margin**2
+    assert tost_tasks_needed(v, 0.0, margin) == math.ceil(exact)
+    # Near the margin only one side binds: (z_α + z_β)² v / (Δ − |d|)², within a task or two.
+    near = (st.norm.ppf(0.95) + st.norm.ppf(0.8)) ** 2 * v / (margin - 0.015) ** 2
+    assert abs(tost_tasks_needed(v, 0.015, margin) - near) <= 2
+    assert tost_tasks_needed(v, 0.02, margin) is None
+    n = tost_tasks_needed(v, 0.005, margin)
+    assert tost_power(v, n, 0.005, margin) >= 0.8 > tost_power(v, n - 1, 0.005, margin)
+    # More repeats shrink only the within-task part: with ω² alone too large, none suffice.
+    assert tost_repeats_needed(0.1, 0.2, 0.2, 100, 0.0, margin) is None
+    k = tost_repeats_needed(0.001, 0.2, 0.2, 400, 0.0, margin)
+    assert k is not None and tost_power(0.001 + 0.4 / k, 400, 0.0, margin) >= 0.8

@@ -9,7 +9,14 @@ import numpy as np
 from harness.stats.equivalence import INCONCLUSIVE, BandCandidate, calibrate_band, tost, verdict
 from harness.stats.exact import compare_counts
 from harness.stats.paired import PairedResult, paired_difference
-from harness.stats.power import estimate_components, repeats_needed, tasks_needed
+from harness.stats.power import (
+    design_variance,
+    estimate_components,
+    repeats_needed,
+    tasks_needed,
+    tost_repeats_needed,
+    tost_tasks_needed,
+)
 from harness.stats.table import CellCounts, TrialTable
 
 POWER = 0.8
@@ -75,10 +82,10 @@ def _settle(counts: CellCounts, j: int, b: int, ps: PairedResult, margin: float,
         vc = estimate_components(counts.passed[:, j], counts.n[:, j], counts.passed[:, b], counts.n[:, b])
     except ValueError:
         return {"tasks": None, "repeats": None, "note": "fewer than two tasks: cannot estimate variances"}
-    tasks = tasks_needed(vc.omega2, vc.sigma2_a, vc.sigma2_b, vc.k_a, vc.k_b, gap, alpha, POWER,
-                         two_sided=False)
-    reps = repeats_needed(vc.omega2, vc.sigma2_a, vc.sigma2_b, vc.n_tasks, gap, alpha, POWER,
-                          two_sided=False)
+    v = design_variance(vc.omega2, vc.sigma2_a, vc.sigma2_b, vc.k_a, vc.k_b)
+    tasks = tost_tasks_needed(v, float(ps.diff), margin, alpha, POWER)
+    reps = tost_repeats_needed(vc.omega2, vc.sigma2_a, vc.sigma2_b, vc.n_tasks, float(ps.diff), margin,
+                               alpha, POWER)
     return {"tasks": tasks, "repeats": reps, "omega2": vc.omega2, "sigma2": [vc.sigma2_a, vc.sigma2_b],
             "power": POWER,
             "note": (f"for {POWER:.0%} power to show equivalence if the true difference is the observed "

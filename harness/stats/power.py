@@ -54,6 +54,54 @@ def repeats_needed(omega2: float, sigma2_a: float, sigma2_b: float, n_tasks: int
     return max(1, math.ceil(within / room - 1e-9))
 
 
+def tost_power(v: float, n_tasks: float, diff: float, margin: float, alpha: float = 0.05) -> float:
+    """Normal-approximation power of TOST (each one-sided test at ``alpha``) with ``n_tasks``
+    tasks whose per-task differences have variance ``v``, when the true difference is ``diff``."""
+    se = math.sqrt(max(v, 0.0) / n_tasks)
+    if se == 0:  # no variance at all: the observed difference is the true one
+        return 1.0 if abs(diff) < margin else 0.0
+    z = stats.norm.ppf(1 - alpha)
+    both = stats.norm.cdf((margin - diff) / se - z) + stats.norm.cdf((margin + diff) / se - z)
+    return max(0.0, float(both) - 1)
+
+
+def tost_tasks_needed(v: float, diff: float, margin: float, alpha: float = 0.05,
+                      power: float = 0.8) -> int | None:
+    """Fewest tasks for TOST to show equivalence within ±``margin`` with ``power`` when the
+    true difference is ``diff``; None when |diff| ≥ margin. At diff = 0 this is
+    (z_α + z_β/2)² v / margin² (both one-sided tests must pass), near the margin
+    (z_α + z_β)² v / (margin − |diff|)²: the Miller formula with z_β alone undercounts at 0."""
+    if abs(diff) >= margin:
+        return None
+    if v <= 0:
+        return 2
+    hi = 2
+    while tost_power(v, hi, diff, margin, alpha) < power:
+        hi *= 2
+    lo = hi // 2
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if tost_power(v, mid, diff, margin, alpha) >= power else (mid, hi)
+    return max(2, hi)
+
+
+def tost_repeats_needed(omega2: float, sigma2_a: float, sigma2_b: float, n_tasks: int, diff: float,
+                        margin: float, alpha: float = 0.05, power: float = 0.8) -> int | None:
+    """Repeats K (both arms) for TOST with ``n_tasks`` tasks; None if no K can (ω² too large)."""
+    if abs(diff) >= margin or tost_power(omega2, n_tasks, diff, margin, alpha) < power:
+        return None
+    k = 1
+    while tost_power(design_variance(omega2, sigma2_a, sigma2_b, k, k), n_tasks, diff, margin, alpha) < power:
+        k *= 2
+    lo = k // 2
+    while k - lo > 1:
+        mid = (lo + k) // 2
+        ok = tost_power(design_variance(omega2, sigma2_a, sigma2_b, mid, mid), n_tasks, diff, margin,
+                        alpha) >= power
+        lo, k = (lo, mid) if ok else (mid, k)
+    return max(1, k)
+
+
 def trials_per_arm_unpaired(p1: float, p2: float, alpha: float = 0.05, power: float = 0.8) -> int:
     """Two independent proportions (pooled-variance normal formula, Fleiss): trials per arm."""
     za, zb = stats.norm.ppf(1 - alpha / 2), stats.norm.ppf(power)
