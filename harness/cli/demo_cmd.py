@@ -67,7 +67,7 @@ def demo(out_dir: Path | None, repeats: int, seed: int, as_json: bool, fmt: str,
 
 def _run_in_guests(out_dir: Path, suite: Path, repeats: int, seed: int, shards: int) -> list[Path]:
     from harness.backends.choose import guest_environment
-    from harness.backends.uml import run_many
+    from harness.backends.uml_relay import run_many
 
     out_dir = out_dir.resolve()
     out_dir.mkdir(parents=True, exist_ok=True)

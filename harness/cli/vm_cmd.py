@@ -31,7 +31,7 @@ def vm(mem: str, command: tuple[str, ...]) -> None:
     \b
     Example:  harness vm -- cat /sys/fs/cgroup/cgroup.controllers
     """
-    from harness.backends.uml import run_once
+    from harness.backends.uml_relay import run_once
 
     with errors_exit(EXIT_VM):
         status = run_once(list(command), cwd=os.getcwd(), env=dict(os.environ), mem=mem)
