@@ -245,6 +245,8 @@ def _execute(plan: _Plan, manifest: dict[str, Any], out_dir: Path, backend: str,
     remaining = [t for t in plan.trials if t.trial_id not in done]
     progress = Progress(len(plan.trials), done_before=len(plan.trials) - len(remaining),
                         stream=progress_stream)
+    for warning in plan.suite.warnings:
+        progress.note(f"warning: {warning}")
     with Workspace.open(_session_hint(manifest), cgroup_root) as ws:
         manifest["cgroup_sessions"] = [*manifest.get("cgroup_sessions", []), str(ws.session.path)]
         manifest["invocations"] = [*manifest.get("invocations", []),
