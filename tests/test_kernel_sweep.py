@@ -161,3 +161,25 @@ def test_sigterm_stops_cleanly_says_how_to_resume_and_resumes(kernel, shared_tmp
     assert r.returncode == 0, r.stderr
     ids = [x["trial_id"] for x in records(out)]
     assert len(ids) == 8 and len(set(ids)) == 8
+
+
+def test_agent_template_and_reward_file_decide(kernel, shared_tmp):
+    suite = shared_tmp / "suite"
+    # The reward file overrides the verifier's exit status: "0" fails a run that exits 0,
+    # "1" passes one that exits 1. Without a reward file the exit status decides.
+    write_task(suite, "reward-zero", "true", test='echo 0 > "$HARNESS_REWARD_FILE"; exit 0')
+    write_task(suite, "reward-one", "true", test='echo 1 > "$HARNESS_REWARD_FILE"; exit 1')
+    write_task(suite, "by-status", "true", test='grep -qx "by-status" result')
+    out = shared_tmp / "out"
+    agent = "sh -c 'echo {task} > {workdir}/result; test -f {instruction}'"
+    r = kernel.harness("sweep", str(suite), "--out", str(out), "--profiles", "1x", "--repeats", "1",
+                       "--seed", "2", "--agent", agent)
+    assert r.returncode == 0, r.stderr
+    by = {x["task"]: x for x in records(out)}
+    assert by["reward-zero"]["outcome"] == "failed" and by["reward-zero"]["verifier"]["reward"] == 0
+    assert by["reward-one"]["outcome"] == "passed" and by["reward-one"]["verifier"]["reward"] == 1
+    assert by["by-status"]["outcome"] == "passed" and by["by-status"]["verifier"]["reward"] is None
+    assert by["by-status"]["command"][:2] == ["sh", "-c"]  # the template, expanded
+    assert json.loads((out / "manifest.json").read_text())["agent"] == agent
+    bad = kernel.harness("sweep", str(suite), "--out", str(shared_tmp / "o2"), "--agent", "run {nope}")
+    assert bad.returncode == 2 and "placeholder" in bad.stderr
