@@ -57,3 +57,15 @@ def test_sweep_trial_verdicts():
     assert combine(None, True, verifier_passed=False).outcome == "timeout"
     assert combine(None, True, verifier_passed=True).outcome == "passed"
     assert combine(None, False, verifier_passed=False).outcome == "failed"
+
+
+def test_trial_path_imports_nothing_heavy():
+    # numpy/scipy cost seconds inside a UML guest; the runner and the sweep must not load them.
+    import subprocess
+    import sys
+
+    code = ("import sys, harness.cli.run_cmd, harness.cli.sweep_cmd, harness.sweep.execute; "
+            "heavy = {'numpy', 'scipy', 'matplotlib', 'tabulate'}; "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & heavy))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

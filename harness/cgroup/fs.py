@@ -93,8 +93,3 @@ def parse_pressure(text: str) -> dict[str, int]:
                 out[f"{kind}_total"] = int(value)
     return out
 
-
-def parse_single(text: str) -> int | None:
-    """A one-value file: an int, or None for ``max``."""
-    text = text.strip()
-    return None if text == "max" else int(text)

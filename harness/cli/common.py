@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,10 +16,6 @@ from harness.errors import HarnessError
 def say(message: str) -> None:
     """Talk to the user: stderr, never stdout."""
     click.echo(message, err=True)
-
-
-def use_color() -> bool:
-    return "NO_COLOR" not in os.environ and sys.stderr.isatty()
 
 
 def fail(error: HarnessError | str, status: int) -> NoReturn:
