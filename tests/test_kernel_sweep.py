@@ -188,3 +188,16 @@ def test_agent_template_and_reward_file_decide(kernel, shared_tmp):
     assert json.loads((out / "manifest.json").read_text())["agent"] == agent
     bad = kernel.harness("sweep", str(suite), "--out", str(shared_tmp / "o2"), "--agent", "run {nope}")
     assert bad.returncode == 2 and "placeholder" in bad.stderr
+
+
+def test_two_harnesses_cannot_run_one_sweep_directory(kernel, shared_tmp):
+    suite = shared_tmp / "suite"
+    write_task(suite, "slow", "sleep 2; echo ok > result")
+    out = shared_tmp / "out"
+    r = kernel.sh(
+        f"{kernel.python} -m harness sweep {suite} --out {out} --profiles 1x --repeats 2 --seed 1 "
+        f"> /dev/null 2>&1 & n=0; while [ ! -s {out}/.harness.lock ] && [ $n -lt 600 ]; "
+        f"do sleep 0.05; n=$((n+1)); done; "
+        f"{kernel.python} -m harness sweep --resume {out}; echo status=$?; wait", timeout=240)
+    assert "status=2" in r.stdout and "another harness" in r.stderr, r.stdout + r.stderr
+    assert len(records(out)) == 2  # the first one finished its sweep undisturbed

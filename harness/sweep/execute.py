@@ -8,10 +8,13 @@ sweep left behind, and runs exactly the planned trials that have no line yet.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
+import os
 import secrets
 import shutil
+from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -36,6 +39,7 @@ from harness.sweep.progress import Progress
 from harness.sweep.task_trial import TrialContext, run_task_trial, sweep_fields
 
 MANIFEST_SCHEMA = 1
+LOCK_FILE = ".harness.lock"
 
 
 @dataclass
@@ -217,6 +221,7 @@ def resume(out_dir: Path, backend: str, cgroup_root: Path | None, progress_strea
     _clean_leftovers(manifest, cgroup_root)
     shutil.rmtree(out_dir / "work", ignore_errors=True)
     budget = Budget.for_host(settings.concurrency)
+    check_plan(budget, [(t.trial_id, _limits(plan, t)) for t in plan.trials if t.trial_id not in done])
     return _execute(plan, manifest, out_dir, backend, cgroup_root, budget, done, progress_stream)
 
 
@@ -247,7 +252,7 @@ def _execute(plan: _Plan, manifest: dict[str, Any], out_dir: Path, backend: str,
                         stream=progress_stream)
     for warning in plan.suite.warnings:
         progress.note(f"warning: {warning}")
-    with Workspace.open(_session_hint(manifest), cgroup_root) as ws:
+    with _exclusive(out_dir), Workspace.open(_session_hint(manifest), cgroup_root) as ws:
         manifest["cgroup_sessions"] = [*manifest.get("cgroup_sessions", []), str(ws.session.path)]
         manifest["invocations"] = [*manifest.get("invocations", []),
                                    {"started_at": datetime.now(UTC).isoformat(), "resumed": bool(done),
@@ -273,6 +278,24 @@ def _execute(plan: _Plan, manifest: dict[str, Any], out_dir: Path, backend: str,
     return result
 
 
+@contextlib.contextmanager
+def _exclusive(out_dir: Path) -> Iterator[None]:
+    """One harness at a time per result directory: two would both append the same trials."""
+    fd = os.open(out_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode().strip() or "?"
+            raise UsageError(f"another harness (pid {holder}) is running the sweep in {out_dir}",
+                             "wait for it to end, or stop it; then resume") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
 def _run_all(ctx: TrialContext, plan: _Plan, remaining: list[Trial], budget: Budget,
              log: store.TrialLog, progress: Progress, on_event: Any) -> bool:
     """Run ``remaining`` in order, as many at once as the budget admits. True if interrupted."""
@@ -286,6 +309,9 @@ def _run_all(ctx: TrialContext, plan: _Plan, remaining: list[Trial], budget: Bud
                 task, profile = plan.task(trial.task), plan.profile(trial.profile)
                 limits = profile.resolve(task)
                 if not budget.can_start(limits):
+                    if not running:  # check_plan rules this out; never spin on it
+                        raise UsageError(f"{trial.trial_id} cannot start on this host: {budget}",
+                                         "run it on a larger machine")
                     break
                 pending.pop(0)
                 budget.start(limits)
