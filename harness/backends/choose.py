@@ -69,7 +69,8 @@ def guest_environment() -> dict[str, str]:
 
 def run_in_uml(argv: list[str]) -> int:
     """Run ``harness ARGV`` (with --backend native) in a fresh UML guest; its exit status."""
+    from harness.backends.uml import default_guest_mem
     from harness.backends.uml_relay import run_once
 
     command = [sys.executable, "-m", "harness", *relay_argv(argv)]
-    return run_once(command, cwd=os.getcwd(), env=guest_environment())
+    return run_once(command, cwd=os.getcwd(), env=guest_environment(), mem=default_guest_mem())

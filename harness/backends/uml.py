@@ -38,6 +38,7 @@ from harness.errors import HarnessError, UsageError
 
 KERNEL_ENV = "HARNESS_UML_KERNEL"
 SCRATCH_ENV = "HARNESS_UML_SCRATCH"
+MEM_ENV = "HARNESS_UML_MEM"
 UML_INSTALL = "apt-get update && apt-get install -y user-mode-linux"
 BOOT_TIMEOUT = 60.0
 # First host-side sleep between looks for a result file (it grows; see GuestCommand.wait).
@@ -113,6 +114,20 @@ def check_visible(path: str | os.PathLike[str], what: str) -> None:
     if _under_tmp(Path(path)):
         raise UmlError(f"{what} {path} is under /tmp, which the UML guest replaces with its own tmpfs",
                        "use a directory outside /tmp (e.g. under /var/tmp or your home)")
+
+
+def default_guest_mem() -> str:
+    """Guest RAM for trials: ``$HARNESS_UML_MEM``, else three quarters of the host's.
+
+    UML backs guest memory lazily with a host file, so a large guest costs only what its
+    trials touch, and tasks with gigabytes of declared memory fit in it.
+    """
+    env = os.environ.get(MEM_ENV)
+    if env:
+        return env
+    import psutil
+
+    return f"{(psutil.virtual_memory().total * 3 // 4) >> 20}M"
 
 
 def guest_env(env: Mapping[str, str]) -> dict[str, str]:
