@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from harness.errors import UsageError
@@ -10,6 +11,15 @@ CPU_PERIOD_USEC = 100_000
 MIN_CPU_QUOTA_USEC = 1_000  # the kernel refuses quotas under 1 ms
 DEFAULT_PIDS_MAX = 4096  # ample for builds and test runners, stops a fork bomb early
 PAGE = 4096
+# What the kernel accepts (issue 11, item 13), checked before any trial starts rather than
+# found out from EINVAL mid-sweep:
+MAX_MEMORY_BYTES = (2**63 - 1) // PAGE * PAGE  # page_counter's limit: LONG_MAX, in pages
+MAX_CPU_QUOTA_USEC = 2**44 - 1  # kernel/sched: max_cfs_runtime (MAX_BW) in µs
+MAX_PIDS = 4 * 1024 * 1024  # PID_MAX_LIMIT on 64-bit: pids.max refuses more
+# Below this a memory.max or memory.high leaves no room for even the shell that starts the
+# workload: every trial would be an OOM kill before it execs, and a limit of a few bytes
+# brought the UML guest's kernel down. Refused as bad input.
+MIN_MEMORY_LIMIT_BYTES = 4 << 20
 
 
 def cpu_weight_for(cpus: float | None) -> int:
@@ -43,8 +53,25 @@ class LimitSettings:
         if g is not None and m is not None and g > m:
             raise UsageError(f"the memory guarantee ({g} bytes) is above the limit ({m} bytes)",
                              "raise --memory-limit or lower --memory-guarantee")
-        if self.pids_max is not None and self.pids_max < 1:
-            raise UsageError("--pids-max must be at least 1", "give a positive count, or max")
+        if self.pids_max is not None and not 1 <= self.pids_max <= MAX_PIDS:
+            raise UsageError(f"pids.max {self.pids_max}: the kernel accepts 1 to {MAX_PIDS}",
+                             "give a count in that range, or max")
+        for what, value in (("the memory guarantee", g), ("memory.max", m),
+                            ("memory.high", self.memory_high), ("memory.swap.max", self.swap_max)):
+            if value is not None and not 0 <= value <= MAX_MEMORY_BYTES:
+                raise UsageError(f"{what} of {value} bytes: the kernel accepts 0 to {MAX_MEMORY_BYTES}",
+                                 "give a smaller size, or max for no limit")
+        for what, value in (("memory.max", m), ("memory.high", self.memory_high)):
+            if value is not None and value < MIN_MEMORY_LIMIT_BYTES:
+                raise UsageError(f"{what} of {value} bytes is below {MIN_MEMORY_LIMIT_BYTES >> 20} MiB, "
+                                 "too little for any workload to start",
+                                 "give a larger limit (a size such as 64M, or a multiple of a larger spec)")
+        for what, cpus in (("the CPU limit", self.cpu_limit), ("the declared CPUs", self.declared_cpus)):
+            if cpus is not None and not (math.isfinite(cpus) and cpus > 0
+                                         and cpus * CPU_PERIOD_USEC <= MAX_CPU_QUOTA_USEC):
+                raise UsageError(f"{what} of {cpus!r} CPUs: the kernel accepts more than 0 and at most "
+                                 f"{MAX_CPU_QUOTA_USEC // CPU_PERIOD_USEC} (cpu.max)",
+                                 "give a CPU count in that range, or max for no limit")
 
     def files(self) -> dict[str, str]:
         """cgroup file → value to write, in the order to write them.

@@ -22,9 +22,15 @@ OUTCOMES: tuple[str, ...] = ("passed", "failed", "timeout", "infra_error")
 #   spawn_error    the command was not found or not executable
 #   harness_error  the harness itself failed (cgroup refused a write, ...)
 #   verifier_error the verifier could not run or gave no verdict
+#   limits_tampered a limit file read at the end differs from the start (the workload
+#                  rewrote it): the trial did not run under its profile
+#   escaped        a process of the trial moved itself out of the trial's cgroup
 INFRA_REASONS: tuple[str, ...] = (
     "oom_kill", "host_oom_kill", "spawn_error", "harness_error", "verifier_error",
+    "limits_tampered", "escaped",
 )
+# Reasons that say the trial did not run under the limits on record, whatever it scored.
+TAMPER_REASONS: tuple[str, ...] = ("limits_tampered", "escaped")
 
 # The three categories the statistics work with. A timeout is the workload's own doing.
 Category = Literal["passed", "task_failure", "infra_error"]
@@ -40,7 +46,7 @@ MEMORY_EVENT_KEYS: tuple[str, ...] = ("low", "high", "max", "oom", "oom_kill", "
 # Fields a sweep adds to each trial record.
 SWEEP_FIELDS: tuple[str, ...] = (
     "trial_id", "task", "profile", "memory_multiplier", "cpu_multiplier", "repeat",
-    "host", "sweep_id", "agent_outcome", "verifier",
+    "host", "sweep_id", "agent_outcome", "verifier", "logs", "env_names",
 )
 
 # Exit statuses of `harness run`, as timeout(1) and `docker run` use them.
@@ -81,6 +87,9 @@ class RunRecord:
     leftover_processes_killed: int = 0  # processes still in the cgroup after the main one ended
     pressure: dict[str, dict[str, int]] | None = None  # PSI totals (µs); None if no PSI
     limits: dict[str, str] = field(default_factory=dict)  # read back from the files
+    # limit file -> [at start, at end] where the workload changed it (then limits_tampered)
+    limits_changed: dict[str, list[str | None]] = field(default_factory=dict)
+    escaped_processes_killed: int = 0  # processes that had left the trial's cgroup (then escaped)
     cgroup: str | None = None
     error: str | None = None  # what went wrong, for spawn and harness errors
 

@@ -26,7 +26,10 @@ def parse_size(text: str | int, what: str = "size") -> int:
                 f"{what}: {text!r} is not a size",
                 "write bytes or a number with K, M, G or T (binary: 2G = 2 GiB), e.g. 512M",
             )
-        value = int(float(m.group(1)) * _SIZE_UNITS[m.group(2).lower()])
+        number = float(m.group(1)) * _SIZE_UNITS[m.group(2).lower()]
+        if not math.isfinite(number):
+            raise UsageError(f"{what}: {text!r} is beyond any size", "give a smaller size")
+        value = int(number)
     if value <= 0:
         raise UsageError(f"{what}: {text!r} must be more than 0 bytes", "give a positive size")
     return value
@@ -112,6 +115,24 @@ def parse_cpus(text: str | float, what: str = "cpus") -> float:
     if not math.isfinite(value) or value <= 0:
         raise UsageError(f"{what}: {text!r} must be a positive number of CPUs", "write e.g. 1 or 0.5")
     return value
+
+
+def parse_seconds(value: float | str | None, what: str) -> float | None:
+    """A positive, finite number of seconds (None passes through); else a UsageError.
+
+    ``0``, negative, ``nan`` and ``inf`` are refused: a timeout of 0 would kill every
+    trial, and "no timeout" is said by leaving the option out (issue 11, item 11).
+    """
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise UsageError(f"{what}: {value!r} is not a number of seconds", "give e.g. 600") from None
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise UsageError(f"{what}: {value!r} must be a positive, finite number of seconds",
+                         "give e.g. 600; leave the option out for no timeout")
+    return seconds
 
 
 def _check_multiple(mult: float, what: str, text: str) -> None:

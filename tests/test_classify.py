@@ -55,7 +55,8 @@ def test_sweep_trial_verdicts():
     assert combine("host", False, verifier_passed=False).infra_reason == "host_oom_kill"
     assert combine("limit", False, verifier_passed=True).outcome == "passed"
     assert combine(None, True, verifier_passed=False).outcome == "timeout"
-    assert combine(None, True, verifier_passed=True).outcome == "passed"
+    # the time limit is part of the configuration: out of time is a timeout, whatever the work
+    assert combine(None, True, verifier_passed=True).outcome == "timeout"
     assert combine(None, False, verifier_passed=False).outcome == "failed"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import signal
 import sys
 from pathlib import Path
@@ -14,7 +15,7 @@ from harness.cli.options import backend_options
 from harness.errors import UsageError
 from harness.limits import DEFAULT_PIDS_MAX, LimitSettings
 from harness.record import EXIT_HARNESS, RunRecord
-from harness.units import Amount, parse_cpu_amount, parse_cpus, parse_memory_amount, parse_size
+from harness.units import Amount, parse_cpu_amount, parse_cpus, parse_memory_amount, parse_seconds, parse_size
 
 
 def limits_from_flags(memory: str | None, memory_guarantee: str, memory_limit: str,
@@ -32,6 +33,8 @@ def limits_from_flags(memory: str | None, memory_guarantee: str, memory_limit: s
 
     def mem(amount: Amount | None) -> int | None:
         value = None if amount is None else amount.resolve(declared)
+        if value is not None and not math.isfinite(value):
+            raise UsageError(f"a memory limit of {value} bytes is beyond any size", "give a smaller limit")
         return None if value is None else int(value)
 
     return LimitSettings(
@@ -48,7 +51,7 @@ def _positive_int(text: str, what: str) -> int:
         value = int(text)
     except ValueError:
         raise UsageError(f"{what}: {text!r} is not a whole number", "give e.g. 4096, or max") from None
-    return value
+    return value  # its range is the kernel's, checked by LimitSettings
 
 
 @click.command(context_settings={"ignore_unknown_options": False})
@@ -92,6 +95,11 @@ def run(command: tuple[str, ...], backend: str, cgroup_root: Path | None, as_jso
 
     with errors_exit(EXIT_HARNESS):
         limits = limits_from_flags(**flags)  # type: ignore[arg-type]
+        # issue 11 (item 11): 0, negative, nan and inf are refused, not run as "timed out"
+        # or "no timeout"; the kernel-range checks of the limits are in LimitSettings.
+        timeout = parse_seconds(timeout, "--timeout")
+        if not (math.isfinite(grace) and grace >= 0):
+            raise UsageError(f"--grace {grace!r}: must be 0 or more finite seconds", "give e.g. 5")
         chosen = resolve_backend(backend, cgroup_root)
         if chosen == "uml":
             sys.exit(run_in_uml(sys.argv[1:]))

@@ -6,7 +6,7 @@ import signal
 import sys
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -46,12 +46,21 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
 @click.option("--tasks", default=None, help="Comma-separated subset of task names.")
 @click.option("--shard", default=None, metavar="I/N", help="Run the I-th of N deterministic shares.")
 @click.option("--keep-workdirs", is_flag=True, help="Keep each trial's working directory.")
+@click.option("--pass-env", "pass_env", multiple=True, metavar="NAME[,NAME]",
+              help="Also give the agent and verifier these variables of our environment (e.g. an API "
+                   "key); they get only PATH HOME USER LOGNAME SHELL LANG LANGUAGE LC_ALL LC_CTYPE TZ "
+                   "TERM TMPDIR and HARNESS_* otherwise. Names are recorded, values never.")
+@click.option("--log-cap", "log_cap", default=None, metavar="SIZE",
+              help="Cap on each trial log; its head and tail are kept and the cut is recorded [default: 8M].")
+@click.option("--agent-user", "agent_user", default=None, metavar="USER",
+              help="Run the agent phase as this unprivileged user, so it cannot change its limits.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout at the end.")
 @backend_options
 def sweep(suite: Path | None, out_dir: Path | None, resume_dir: Path | None, profiles: str | None,
           cpu_profiles: str | None, sweep_file: Path | None, repeats: int | None, seed: int | None,
           concurrency: int | None, agent: str | None, tasks: str | None, shard: str | None,
-          keep_workdirs: bool, as_json: bool, backend: str, cgroup_root: Path | None) -> None:
+          keep_workdirs: bool, pass_env: tuple[str, ...], log_cap: str | None, agent_user: str | None,
+          as_json: bool, backend: str, cgroup_root: Path | None) -> None:
     """Run every task of SUITE under every profile, --repeats times, in a shuffled order.
 
     \b
@@ -60,20 +69,39 @@ def sweep(suite: Path | None, out_dir: Path | None, resume_dir: Path | None, pro
     Exit: 0 done; 2 bad input; 125 the harness failed; 130 interrupted (resume it).
     """
     from harness.backends.choose import backend_label, resolve_backend, run_in_uml
-    from harness.sweep import execute
+    from harness.sweep import execute, outdir
 
     with errors_exit(EXIT_BAD_INPUT):
         settings = None
         if resume_dir is None:
             settings = _settings(suite, out_dir, profiles, cpu_profiles, sweep_file, repeats, seed,
-                                 concurrency, agent, tasks, shard, keep_workdirs)
-        elif suite is not None or out_dir is not None:
+                                 concurrency, agent, tasks, shard, keep_workdirs, pass_env, log_cap,
+                                 agent_user)
+            # issue 11: the whole plan (limits against the kernel's ranges included) and --out
+            # are checked here, before a guest boots and before anything is written.
+            assert out_dir is not None
+            execute.check_plan_input(settings)
+            outdir.check_new(out_dir)
+        elif (suite is not None or out_dir is not None or pass_env or log_cap or agent_user):
             raise UsageError("--resume takes the result directory alone",
-                             "drop SUITE and --out: the manifest holds the sweep's settings")
+                             "drop SUITE, --out and the sweep's options: the manifest holds its settings")
+        else:
+            execute.check_resumable(resume_dir)
     with errors_exit(125):
         chosen = resolve_backend(backend, cgroup_root)
     if chosen == "uml":
-        sys.exit(run_in_uml(sys.argv[1:]))
+        # issue 11 (item 7): a guest that dies under the sweep is the harness's failure:
+        # one clear line and how to resume, never a traceback.
+        from harness.backends.uml import UmlError
+
+        target = resume_dir if resume_dir is not None else out_dir
+        try:
+            sys.exit(run_in_uml(sys.argv[1:]))
+        except UmlError as e:
+            first = e.message.splitlines()[0]
+            fail(HarnessError(f"the user-mode Linux guest running the sweep failed: {first}",
+                              f"the finished trials are kept; resume with: harness sweep --resume {target}"),
+                 125)
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         if resume_dir is not None:
@@ -98,8 +126,10 @@ def sweep(suite: Path | None, out_dir: Path | None, resume_dir: Path | None, pro
 def _settings(suite: Path | None, out_dir: Path | None, profiles: str | None, cpu_profiles: str | None,
               sweep_file: Path | None, repeats: int | None, seed: int | None, concurrency: int | None,
               agent: str | None, tasks: str | None, shard: str | None,
-              keep_workdirs: bool) -> SweepSettings:
+              keep_workdirs: bool, pass_env: tuple[str, ...] = (), log_cap: str | None = None,
+              agent_user: str | None = None) -> SweepSettings:
     from harness.sweep.agent import ORACLE
+    from harness.sweep.agent_env import parse_pass_env
     from harness.sweep.execute import SweepSettings
     from harness.sweep.plan import parse_shard
     from harness.sweep.profiles import load_sweep_file, parse_profiles
@@ -117,15 +147,49 @@ def _settings(suite: Path | None, out_dir: Path | None, profiles: str | None, cp
         raise UsageError("--sweep-file and --profiles/--cpu-profiles both name profiles",
                          "give the profiles in one place")
     chosen = file.profiles if file is not None else parse_profiles(profiles, cpu_profiles)
-    kwargs = {}
+    kwargs: dict[str, Any] = {}
     if seed is None and file is not None and file.seed is not None:
         seed = file.seed
     if seed is not None:
         kwargs["seed"] = seed
+    if log_cap is not None:
+        kwargs["log_cap_bytes"] = _log_cap(log_cap)
+    if agent_user is not None:
+        from harness.runner.spawn import user_ids
+
+        try:
+            user_ids(agent_user)
+        except HarnessError as e:
+            raise UsageError(e.message, e.fix) from None
+        kwargs["agent_user"] = agent_user
+    # issue 11 (item 3): a value given on purpose means what it says, or is refused;
+    # never `x or default` (0 repeats silently ran 3, '' as agent ran the oracle).
+    if repeats is None:
+        repeats = file.repeats if file and file.repeats else 3
+    if concurrency is None:
+        concurrency = file.concurrency if file and file.concurrency else 1
+    if agent is not None and not agent.strip():
+        raise UsageError("--agent is empty",
+                         f"give a command, or leave --agent out for the oracle ({ORACLE})")
+    task_list = None
+    if tasks is not None:
+        task_list = [t.strip() for t in tasks.split(",") if t.strip()]
+        if not task_list:
+            raise UsageError(f"--tasks {tasks!r} names no task",
+                             "give task names, or leave --tasks out for all")
     return SweepSettings(
-        suite=suite.resolve(), profiles=list(chosen),
-        repeats=repeats or (file.repeats if file and file.repeats else 3),
-        concurrency=concurrency or (file.concurrency if file and file.concurrency else 1),
-        agent=agent or ORACLE, tasks=[t.strip() for t in tasks.split(",") if t.strip()] if tasks else None,
-        shard=shard, keep_workdirs=keep_workdirs, **kwargs,
+        suite=suite.resolve(), profiles=list(chosen), repeats=repeats, concurrency=concurrency,
+        agent=ORACLE if agent is None else agent, tasks=task_list,
+        shard=shard, keep_workdirs=keep_workdirs, pass_env=parse_pass_env(pass_env), **kwargs,
     )
+
+
+def _log_cap(text: str) -> int:
+    from harness.runner.logcap import MIN_LOG_CAP_BYTES
+    from harness.units import parse_size
+
+    value = parse_size(text, "--log-cap")
+    if value < MIN_LOG_CAP_BYTES:
+        raise UsageError(f"--log-cap {text}: below the least cap, {MIN_LOG_CAP_BYTES} bytes",
+                         "give e.g. 1M or 8M")
+    return value

@@ -51,10 +51,18 @@ def exit_status(returncode: int, timed_out: bool) -> tuple[int, int | None]:
 
 def combine(agent_oom_source: str | None, agent_timed_out: bool, verifier_passed: bool) -> Verdict:
     """A sweep trial's verdict: the verifier says whether the work passed; an OOM kill
-    in the agent phase that left the work failing makes the trial an infra error."""
+    in the agent phase that left the work failing makes the trial an infra error.
+
+    The time limit is part of the configuration, as the memory limit is (issue 11): an
+    agent that ran out of time did not solve the task under it, so the trial is a
+    ``timeout`` even where the work it left passes the verifier (``verifier.passed``
+    keeps that fact, and the report counts such trials).
+    """
     if agent_oom_source is not None and not verifier_passed:
         reason = "oom_kill" if agent_oom_source == "limit" else "host_oom_kill"
         return Verdict("infra_error", reason, agent_oom_source)
+    if agent_timed_out:
+        return Verdict("timeout", None, agent_oom_source)
     if verifier_passed:
         return Verdict("passed", None, agent_oom_source)
-    return Verdict("timeout" if agent_timed_out else "failed", None, None)
+    return Verdict("failed", None, None)

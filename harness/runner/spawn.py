@@ -46,18 +46,35 @@ def resolve(command: list[str], env: Mapping[str, str] | None, cwd: str | None) 
     return path
 
 
+def user_ids(user: str) -> dict[str, Any]:
+    """Popen's ``user``/``group``/``extra_groups`` for a user name; SpawnError if unknown."""
+    import pwd
+
+    try:
+        entry = pwd.getpwnam(user)
+    except KeyError:
+        raise SpawnError(f"--agent-user {user}: no such user", EXIT_NOT_FOUND,
+                         "create the user (e.g. useradd --system harness-agent) or name another") from None
+    return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+
+
 def spawn_in_cgroup(cgroup: Cgroup, command: list[str], *, cwd: str | None = None,
                     env: Mapping[str, str] | None = None, stdin: Stream = None,
                     stdout: Stream = None, stderr: Stream = None,
-                    new_session: bool = False) -> subprocess.Popen[bytes]:
-    """Start ``command`` in ``cgroup``; the caller owns the returned process."""
+                    new_session: bool = False, user: str | None = None) -> subprocess.Popen[bytes]:
+    """Start ``command`` in ``cgroup``; the caller owns the returned process.
+
+    With ``user``, the workload runs as that user (its own group, no others): it can then
+    write none of the cgroup files the harness measures it by.
+    """
     path = resolve(command, env, cwd)
+    ids = {} if user is None else user_ids(user)
     read_fd, write_fd = os.pipe()
     try:
         proc = subprocess.Popen(
             ["/bin/sh", "-c", _TRAMPOLINE, str(read_fd), path, *command[1:]],
             cwd=cwd, env=dict(env) if env is not None else None, stdin=stdin, stdout=stdout,
-            stderr=stderr, pass_fds=(read_fd,), start_new_session=new_session,
+            stderr=stderr, pass_fds=(read_fd,), start_new_session=new_session, **ids,
         )
     except OSError as e:
         os.close(write_fd)

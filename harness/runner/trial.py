@@ -19,10 +19,12 @@ from harness.cgroup.workspace import Workspace
 from harness.errors import CgroupError, SpawnError
 from harness.limits import LimitSettings
 from harness.record import EXIT_HARNESS, RunRecord
+from harness.runner import tamper
 from harness.runner.classify import classify, exit_status
 from harness.runner.spawn import Stream, spawn_in_cgroup
 
 EventCallback = Callable[[str, dict[str, int]], None]
+_MAX_POLL_MS = 3_600_000
 
 
 @dataclass
@@ -40,6 +42,7 @@ class RunSpec:
     new_session: bool = False  # keep the terminal's Ctrl-C away from the workload
     backend: str = "native"
     on_event: EventCallback | None = None  # called as OOM kills happen
+    user: str | None = None  # run the workload as this (unprivileged) user
 
 
 def run_trial(ws: Workspace, spec: RunSpec) -> RunRecord:
@@ -83,7 +86,9 @@ def _run_in(cg: Cgroup, spec: RunSpec, base: dict) -> RunRecord:
     watch = _Watch(cg, spec.on_event)
     t0 = time.monotonic()
     proc = spawn_in_cgroup(cg, spec.command, cwd=spec.cwd, env=spec.env, stdin=spec.stdin,
-                           stdout=spec.stdout, stderr=spec.stderr, new_session=spec.new_session)
+                           stdout=spec.stdout, stderr=spec.stderr, new_session=spec.new_session,
+                           user=spec.user)
+    where = tamper.cgroup_of(proc.pid)  # as /proc names it, to find processes that left it
     try:
         timed_out = _wait(proc, spec, cg, watch, t0)
     finally:
@@ -100,9 +105,17 @@ def _run_in(cg: Cgroup, spec: RunSpec, base: dict) -> RunRecord:
     ancestor_delta = counters.ancestor_ooms(cg) - ancestor_ooms_before
     code, sig = exit_status(returncode, timed_out)
     verdict = classify(code == 0 and not timed_out, timed_out, measured.memory_events, ancestor_delta)
+    # issue 11 (item 4): a root workload can rewrite its limits or leave its cgroup; the
+    # limits are read again now, and the session's processes outside the cgroup are found.
+    # Either way it did not run under the limits on record: an infra error of its own.
+    changed = tamper.changed_limits(limits, counters.read_limits(cg))
+    escaped = tamper.kill_escapees(proc.pid, where) if spec.new_session and where else 0
+    outcome, reason = verdict.outcome, verdict.infra_reason
+    if changed or escaped:
+        outcome, reason = "infra_error", ("limits_tampered" if changed else "escaped")
     first_oom = None if watch.first_oom_at is None else round(watch.first_oom_at - t0, 3)
     return RunRecord(
-        outcome=verdict.outcome, infra_reason=verdict.infra_reason, exit_code=code,
+        outcome=outcome, infra_reason=reason, exit_code=code,
         returncode=returncode, signal=sig, timed_out=timed_out, wall_seconds=round(wall, 4),
         cpu_usage_usec=measured.cpu.get("usage_usec"), cpu_user_usec=measured.cpu.get("user_usec"),
         cpu_system_usec=measured.cpu.get("system_usec"), cpu_nr_periods=measured.cpu.get("nr_periods"),
@@ -112,6 +125,7 @@ def _run_in(cg: Cgroup, spec: RunSpec, base: dict) -> RunRecord:
         oom_kill_source=verdict.oom_kill_source, first_oom_kill_seconds=first_oom,
         pids_peak=measured.pids_peak, pids_max_events=measured.pids_max_events,
         leftover_processes_killed=leftovers, pressure=measured.pressure, limits=limits,
+        limits_changed=changed, escaped_processes_killed=escaped,
         cgroup=str(cg.path), **base,
     )
 
@@ -164,7 +178,9 @@ def _wait(proc: subprocess.Popen[bytes], spec: RunSpec, cg: Cgroup, watch: _Watc
                 cg.kill()
                 kill_at = None
             wake = [t for t in (deadline if not timed_out else None, kill_at) if t is not None]
-            wait_ms = None if not wake else max(0.0, min(wake) - now) * 1000
+            # poll() takes a C int of milliseconds: wake at least hourly, so that any
+            # finite timeout works (issue 11, item 8: 3,000,000 s raised OverflowError).
+            wait_ms = _MAX_POLL_MS if not wake else min(_MAX_POLL_MS, max(0.0, min(wake) - now) * 1000)
             for fd, _ in poller.poll(wait_ms):
                 if fd == watch.fd:
                     watch.changed()

@@ -9,6 +9,7 @@ starts with ``.`` or ``_`` are not tasks (the demo suite keeps shared scripts in
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import tomllib
 from collections.abc import Iterable
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import UsageError
+from harness.limits import MIN_MEMORY_LIMIT_BYTES
 from harness.suite.task import (
     DEFAULT_AGENT_TIMEOUT_SEC,
     DEFAULT_CPUS,
@@ -31,6 +33,7 @@ KNOWN_SCHEMAS = ("1.0", "1.1")
 _TASK_MARKERS = ("task.toml", "task.yaml", "instruction.md", "tests", "solution")
 _SKIP_PARTS = ("__pycache__", ".git")
 MIB = 1 << 20
+MIN_DECLARED_MEMORY_BYTES = MIN_MEMORY_LIMIT_BYTES  # a 1x profile makes it a memory.max
 
 
 class SuiteError(UsageError):
@@ -187,8 +190,12 @@ class _Fields:
         value = self.table(table).get(key)
         if value is None:
             return None
+        # issue 11 (item 8): TOML allows inf and nan; neither is a CPU count or a timeout.
         if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
             self.problems.append(f"{self.where}: [{table}] {key}: {value!r} is not a positive number")
+            return None
+        if not math.isfinite(value):
+            self.problems.append(f"{self.where}: [{table}] {key}: {value!r} is not a finite number")
             return None
         return float(value)
 
@@ -202,6 +209,13 @@ class _Fields:
                 hint = ' (for a size string write memory = "2G")' if isinstance(mb, str) else ""
                 self.problems.append(f"{self.where}: [environment] memory_mb: {mb!r} is not a positive "
                                      f"number of MiB{hint}")
+            elif not math.isfinite(mb):
+                self.problems.append(f"{self.where}: [environment] memory_mb: {mb!r} is not a finite "
+                                     "number of MiB")
+            elif mb * MIB < MIN_DECLARED_MEMORY_BYTES:
+                # issue 11 (item 12): 0.0000001 MiB rounded to 0 bytes and broke every trial.
+                self.problems.append(f"{self.where}: [environment] memory_mb: {mb!r} is below "
+                                     f"{MIN_DECLARED_MEMORY_BYTES >> 20} MiB, too little for any workload")
             else:
                 from_mb = int(mb * MIB)
         if text is not None:
@@ -214,10 +228,24 @@ class _Fields:
                 except UsageError:
                     self.problems.append(f"{self.where}: [environment] memory: {text!r} is not a size "
                                          "(write e.g. \"2G\" or \"512M\")")
+                if from_text is not None and from_text < MIN_DECLARED_MEMORY_BYTES:
+                    self.problems.append(f"{self.where}: [environment] memory: {text!r} is below "
+                                         f"{MIN_DECLARED_MEMORY_BYTES >> 20} MiB, too little for any "
+                                         "workload")
+                    from_text = None
         if from_mb is not None and from_text is not None and from_mb != from_text:
             self.problems.append(f"{self.where}: [environment] memory_mb = {mb!r} and memory = {text!r} "
                                  "disagree; keep one")
         return from_mb if from_mb is not None else from_text
+
+
+def suite_changed(suite: Suite) -> bool:
+    """Whether the files of ``suite`` differ now from when it was loaded (or are gone)."""
+    try:
+        now = load_suite(suite.path, list(suite.names))
+    except (UsageError, OSError):
+        return True
+    return now.checksum != suite.checksum
 
 
 def suite_checksum(root: Path, selected: list[Path], all_tasks: list[Path]) -> str:

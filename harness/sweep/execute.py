@@ -8,13 +8,10 @@ sweep left behind, and runs exactly the planned trials that have no line yet.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
-import os
 import secrets
 import shutil
-from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -24,22 +21,25 @@ from typing import Any
 from harness import __version__
 from harness.cgroup.group import Cgroup
 from harness.cgroup.workspace import Workspace, reap_stale_sessions, safe_name, session_alive
-from harness.errors import HarnessError, ResultsError, UsageError
+from harness.errors import HarnessError, UsageError
 from harness.limits import LimitSettings
 from harness.record import RunRecord
 from harness.results import store
 from harness.results.host import host_metadata
-from harness.suite.parse import Suite, load_suite
+from harness.runner.logcap import DEFAULT_LOG_CAP_BYTES
+from harness.suite.parse import Suite, load_suite, suite_changed
 from harness.suite.task import TaskSpec
+from harness.sweep import outdir
 from harness.sweep.agent import AgentTemplate
 from harness.sweep.budget import Budget, check_plan
+from harness.sweep.manifest_check import check_manifest
 from harness.sweep.plan import Trial, parse_shard, plan_trials, shard_trials
 from harness.sweep.profiles import Profile
 from harness.sweep.progress import Progress
 from harness.sweep.task_trial import TrialContext, run_task_trial, sweep_fields
 
 MANIFEST_SCHEMA = 1
-LOCK_FILE = ".harness.lock"
+LOCK_FILE = outdir.LOCK_FILE
 
 
 @dataclass
@@ -55,6 +55,11 @@ class SweepSettings:
     tasks: list[str] | None = None
     shard: str | None = None  # "i/N"
     keep_workdirs: bool = False
+    # issue 11: what else of our environment the agent gets (names only are recorded),
+    # the cap on each log, and the unprivileged user the agent phase runs as.
+    pass_env: list[str] = field(default_factory=list)
+    log_cap_bytes: int = DEFAULT_LOG_CAP_BYTES
+    agent_user: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -66,7 +71,10 @@ class SweepSettings:
     def from_dict(cls, d: dict[str, Any]) -> SweepSettings:
         d = dict(d)
         d["suite"] = Path(d["suite"])
-        d["profiles"] = [Profile(**p) for p in d["profiles"]]
+        try:
+            d["profiles"] = [Profile(**p) for p in d["profiles"]]
+        except TypeError as e:  # a hand-edited profile with unknown or missing fields
+            raise UsageError(f"manifest settings.profiles: {e}", "restore manifest.json") from None
         return cls(**d)
 
 
@@ -118,7 +126,26 @@ def _plan(settings: SweepSettings) -> _Plan:
     if settings.shard:
         i, n = parse_shard(settings.shard)
         trials = shard_trials(trials, i, n)
+    # issue 11 (items 12, 13): every limit the plan will write is checked against what the
+    # kernel accepts now, before the manifest exists, not when its trial comes up.
+    for p in settings.profiles:
+        for t in suite.tasks:
+            p.resolve(t).to_limit_settings()
     return _Plan(settings, suite, trials, agent)
+
+
+def check_plan_input(settings: SweepSettings) -> None:
+    """Raise the UsageError a sweep of ``settings`` would (suite, agent, limits); writes nothing."""
+    _plan(settings)
+
+
+def check_resumable(out_dir: Path) -> None:
+    """Raise the UsageError ``resume(out_dir)`` would for a bad directory or manifest;
+    reads only (the lock is taken by resume itself)."""
+    out = outdir.check_existing(out_dir)
+    manifest = store.read_manifest(out)
+    check_manifest(manifest, out / store.MANIFEST_FILE)
+    SweepSettings.from_dict(manifest["settings"])
 
 
 def _limits(plan: _Plan, trial: Trial) -> Any:
@@ -186,43 +213,42 @@ def new_manifest(plan: _Plan, out_dir: Path, backend: str, budget: Budget) -> di
 def start(settings: SweepSettings, out_dir: Path, backend: str, cgroup_root: Path | None,
           progress_stream: Any = None) -> SweepResult:
     """A new sweep into ``out_dir``, which must not hold one already."""
-    manifest_path = out_dir / store.MANIFEST_FILE
-    if manifest_path.exists():
-        done = store.read_manifest(out_dir).get("finished_at")
-        raise UsageError(f"{out_dir} already holds a {'finished' if done else 'started'} sweep",
-                         "choose another --out" + ("" if done else
-                                                   f", or finish it: harness sweep --resume {out_dir}"))
-    if out_dir.exists() and any(out_dir.iterdir()):
-        raise UsageError(f"{out_dir} is not empty", "give a new or empty --out directory")
+    # issue 11 (items 2, 9): absolute (the workloads run elsewhere), and a bad --out is
+    # refused before anything is written.
+    out_dir = outdir.check_new(out_dir)
     plan = _plan(settings)
     budget = Budget.for_host(settings.concurrency)
     check_plan(budget, [(t.trial_id, _limits(plan, t)) for t in plan.trials])
-    out_dir.mkdir(parents=True, exist_ok=True)
-    manifest = new_manifest(plan, out_dir, backend, budget)
-    return _execute(plan, manifest, out_dir, backend, cgroup_root, budget, set(), progress_stream)
+    outdir.create(out_dir)
+    with outdir.exclusive(out_dir):
+        outdir.check_new(out_dir)  # again under the lock: another harness may have started here
+        manifest = new_manifest(plan, out_dir, backend, budget)
+        return _execute(plan, manifest, out_dir, backend, cgroup_root, budget, set(), progress_stream)
 
 
 def resume(out_dir: Path, backend: str, cgroup_root: Path | None, progress_stream: Any = None) -> SweepResult:
     """Finish exactly the trials of ``out_dir`` that have no record yet."""
-    manifest = store.read_manifest(out_dir)
-    try:
+    out_dir = outdir.check_existing(out_dir)
+    # issue 11 (item 1): the lock first. A refused resume must not touch the directory of
+    # the sweep that holds it (it used to remove DIR/work under the running trials).
+    with outdir.exclusive(out_dir):
+        manifest = store.read_manifest(out_dir)
+        check_manifest(manifest, out_dir / store.MANIFEST_FILE)
         settings = SweepSettings.from_dict(manifest["settings"])
-    except (KeyError, TypeError) as e:
-        raise ResultsError(f"{out_dir}/manifest.json: no usable settings ({e})",
-                           "resume only directories written by `harness sweep`") from None
-    plan = _plan(settings)
-    if plan.suite.checksum != manifest["suite"]["checksum"]:
-        raise UsageError(f"the suite at {settings.suite} changed since the sweep began "
-                         "(its checksum differs)",
-                         "restore the suite as it was, or start a new sweep with another --out")
-    trials_path = out_dir / store.TRIALS_FILE
-    store.repair(trials_path)
-    done = {r["trial_id"] for r in store.read_trials(trials_path).records} if trials_path.exists() else set()
-    _clean_leftovers(manifest, cgroup_root)
-    shutil.rmtree(out_dir / "work", ignore_errors=True)
-    budget = Budget.for_host(settings.concurrency)
-    check_plan(budget, [(t.trial_id, _limits(plan, t)) for t in plan.trials if t.trial_id not in done])
-    return _execute(plan, manifest, out_dir, backend, cgroup_root, budget, done, progress_stream)
+        plan = _plan(settings)
+        if plan.suite.checksum != manifest["suite"]["checksum"]:
+            raise UsageError(f"the suite at {settings.suite} changed since the sweep began "
+                             "(its checksum differs)",
+                             "restore the suite as it was, or start a new sweep with another --out")
+        trials_path = out_dir / store.TRIALS_FILE
+        store.repair(trials_path)
+        done = ({r["trial_id"] for r in store.read_trials(trials_path).records}
+                if trials_path.exists() else set())
+        budget = Budget.for_host(settings.concurrency)
+        check_plan(budget, [(t.trial_id, _limits(plan, t)) for t in plan.trials if t.trial_id not in done])
+        _clean_leftovers(manifest, cgroup_root)
+        shutil.rmtree(out_dir / "work", ignore_errors=True)
+        return _execute(plan, manifest, out_dir, backend, cgroup_root, budget, done, progress_stream)
 
 
 def _clean_leftovers(manifest: dict[str, Any], cgroup_root: Path | None) -> None:
@@ -252,14 +278,16 @@ def _execute(plan: _Plan, manifest: dict[str, Any], out_dir: Path, backend: str,
                         stream=progress_stream)
     for warning in plan.suite.warnings:
         progress.note(f"warning: {warning}")
-    with _exclusive(out_dir), Workspace.open(_session_hint(manifest), cgroup_root) as ws:
+    with Workspace.open(_session_hint(manifest), cgroup_root) as ws:
         manifest["cgroup_sessions"] = [*manifest.get("cgroup_sessions", []), str(ws.session.path)]
         manifest["invocations"] = [*manifest.get("invocations", []),
                                    {"started_at": datetime.now(UTC).isoformat(), "resumed": bool(done),
                                     "host": manifest["host"]["hostname"], "backend": backend}]
         store.write_json_atomic(out_dir / store.MANIFEST_FILE, manifest)
         ctx = TrialContext(ws, plan.agent, out_dir, backend, manifest["host"]["hostname"],
-                           manifest["sweep_id"], plan.settings.keep_workdirs)
+                           manifest["sweep_id"], plan.settings.keep_workdirs,
+                           suite_root=plan.suite.path, pass_env=tuple(plan.settings.pass_env),
+                           log_cap_bytes=plan.settings.log_cap_bytes, agent_user=plan.settings.agent_user)
 
         def on_event(kind: str, events: dict[str, int]) -> None:
             progress.note(f"  {kind}: oom_kill={events.get('oom_kill')}")
@@ -268,32 +296,24 @@ def _execute(plan: _Plan, manifest: dict[str, Any], out_dir: Path, backend: str,
             interrupted = _run_all(ctx, plan, remaining, budget, log, progress, on_event)
     progress.close()
     complete = progress.done >= len(plan.trials)
-    if complete:
-        manifest["finished_at"] = datetime.now(UTC).isoformat()
+    # issue 11 (item 5): a workload may have edited the suite itself; check it again.
+    changed = suite_changed(plan.suite)
+    if changed:
+        manifest["suite"]["changed_during_sweep"] = True
+    if complete or changed:
+        if complete:
+            manifest["finished_at"] = datetime.now(UTC).isoformat()
         store.write_json_atomic(out_dir / store.MANIFEST_FILE, manifest)
+    if changed:
+        raise HarnessError(f"the suite at {plan.suite.path} changed during the sweep (its checksum "
+                           "differs): a workload may have edited it; the records in "
+                           f"{out_dir} are suspect (manifest: suite.changed_during_sweep)",
+                           "restore the suite and run the sweep again into a new --out")
     result = SweepResult(out_dir, len(plan.trials), progress.done, dict(progress.counts), interrupted)
     if interrupted:
         raise SweepInterrupted(f"interrupted: {progress.done} of {len(plan.trials)} trials are recorded "
                                f"in {out_dir}", f"resume with: harness sweep --resume {out_dir}")
     return result
-
-
-@contextlib.contextmanager
-def _exclusive(out_dir: Path) -> Iterator[None]:
-    """One harness at a time per result directory: two would both append the same trials."""
-    fd = os.open(out_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode().strip() or "?"
-            raise UsageError(f"another harness (pid {holder}) is running the sweep in {out_dir}",
-                             "wait for it to end, or stop it; then resume") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
-        yield
-    finally:
-        os.close(fd)  # releases the lock
 
 
 def _run_all(ctx: TrialContext, plan: _Plan, remaining: list[Trial], budget: Budget,

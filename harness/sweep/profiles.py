@@ -112,7 +112,12 @@ def profile_problems(name: str, memory: float | None, cpu: float | None, guarant
 
 
 def _times(mult: float | None, value: int) -> int | None:
-    return None if mult is None else math.ceil(mult * value)
+    if mult is None:
+        return None
+    product = mult * value
+    if not math.isfinite(product):  # 1e308x of a spec: the kernel check in LimitSettings says why
+        raise UsageError(f"{mult:g}x of {value} bytes is beyond any size", "give a smaller multiple")
+    return math.ceil(product)
 
 
 def multiple_name(mult: float | None) -> str:

@@ -7,17 +7,22 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from harness.cgroup.workspace import Workspace, safe_name
 from harness.limits import LimitSettings
-from harness.record import RunRecord
+from harness.record import TAMPER_REASONS, RunRecord
 from harness.runner.classify import combine
+from harness.runner.logcap import DEFAULT_LOG_CAP_BYTES, CappedLog
+from harness.runner.spawn import user_ids
 from harness.runner.trial import EventCallback, RunSpec, run_trial
 from harness.suite.task import TaskSpec
+from harness.suite.task_copy import AGENT_PARTS, ORACLE_PARTS, copy_task
 from harness.sweep.agent import AgentTemplate
+from harness.sweep.agent_env import passed_names, workload_env
 from harness.sweep.plan import Trial
 from harness.sweep.profiles import Profile, TrialLimits
 
@@ -35,6 +40,10 @@ class TrialContext:
     host: str
     sweep_id: str
     keep_workdirs: bool = False
+    suite_root: Path | None = None  # for the per-trial task copies (None: the task's parent)
+    pass_env: tuple[str, ...] = ()  # names of our environment the workloads also get
+    log_cap_bytes: int = DEFAULT_LOG_CAP_BYTES
+    agent_user: str | None = None  # the agent phase runs as this user
 
 
 def trial_paths(out_dir: Path, trial_id: str) -> tuple[Path, Path]:
@@ -47,44 +56,76 @@ def run_task_trial(ctx: TrialContext, task: TaskSpec, profile: Profile, trial: T
                    on_event: EventCallback | None = None) -> dict[str, Any]:
     """Run one trial to its end and return its record (not yet written)."""
     workdir, logdir = trial_paths(ctx.out_dir, trial.trial_id)
-    shutil.rmtree(workdir, ignore_errors=True)  # a half-done attempt of a killed sweep
+    # issue 11 (item 5): the agent's and the verifier's copies of the task live beside the
+    # working directory (under DIR/work, which a resume clears), never in the suite.
+    copies = workdir.with_name(workdir.name + ".task")
+    for d in (workdir, copies):
+        shutil.rmtree(d, ignore_errors=True)  # a half-done attempt of a killed sweep
     workdir.mkdir(parents=True)
     logdir.mkdir(parents=True, exist_ok=True)
-    reward = logdir / REWARD_FILE
-    reward.unlink(missing_ok=True)
-    env = _environment(task, trial, workdir, reward, profile.name)
+    suite_root = ctx.suite_root or task.path.parent
+    agent_task = copy_task(suite_root, task.path, dest=copies / "agent",
+                           parts=ORACLE_PARTS if ctx.agent.is_oracle else AGENT_PARTS)
+    if ctx.agent_user is not None:
+        shutil.chown(workdir, user=ctx.agent_user, group=user_ids(ctx.agent_user)["group"])
+    # issue 11 ("Also"): an explicit environment, not ours; the agent gets no reward file.
+    agent_vars = _harness_vars(task, trial, workdir, agent_task, profile.name)
+    env = workload_env(os.environ, ctx.pass_env, agent_vars)
     limits = profile.resolve(task)
+    logs: dict[str, dict[str, int]] = {}
     try:
-        with open(logdir / "agent.log", "wb") as log:
-            agent = run_trial(ctx.workspace, RunSpec(
-                command=ctx.agent.expand(task.path, task.instruction_path, workdir, task.name),
-                limits=limits.to_limit_settings(), cwd=str(workdir), env=env,
-                timeout=task.agent_timeout_sec, stdin=subprocess.DEVNULL, stdout=log,
-                stderr=log, name=f"{task.name}-{profile.name}", new_session=True,
-                backend=ctx.backend, on_event=on_event))
+        agent = _capped(ctx, logdir / "agent.log", logs, "agent", lambda fd: run_trial(ctx.workspace, RunSpec(
+            command=ctx.agent.expand(agent_task, agent_task / "instruction.md", workdir, task.name),
+            limits=limits.to_limit_settings(), cwd=str(workdir), env=env,
+            timeout=task.agent_timeout_sec, stdin=subprocess.DEVNULL, stdout=fd,
+            stderr=fd, name=f"{task.name}-{profile.name}", new_session=True,
+            backend=ctx.backend, on_event=on_event, user=ctx.agent_user)))
         verifier = None
+        reward = copies / "verifier-out" / REWARD_FILE
         if agent.infra_reason not in ("spawn_error", "harness_error"):
-            with open(logdir / "verifier.log", "wb") as log:
-                verifier = run_trial(ctx.workspace, RunSpec(
-                    command=["bash", str(task.test_path)], limits=LimitSettings(), cwd=str(workdir),
-                    env=env, timeout=task.verifier_timeout_sec, stdin=subprocess.DEVNULL,
-                    stdout=log, stderr=log, name=f"{task.name}-verify", new_session=True,
-                    backend=ctx.backend))
+            # A fresh copy, made now: whatever the agent did to its own copy (or to files
+            # it guessed) does not reach the verifier; and the reward file is new.
+            verifier_task = copy_task(suite_root, task.path, dest=copies / "verifier", parts=None)
+            reward.parent.mkdir()
+            venv = workload_env(os.environ, ctx.pass_env,
+                                {**_harness_vars(task, trial, workdir, verifier_task, profile.name),
+                                 "HARNESS_REWARD_FILE": str(reward)})
+            verifier = _capped(ctx, logdir / "verifier.log", logs, "verifier",
+                               lambda fd: run_trial(ctx.workspace, RunSpec(
+                                   command=["bash", str(verifier_task / "tests" / "test.sh")],
+                                   limits=LimitSettings(), cwd=str(workdir), env=venv,
+                                   timeout=task.verifier_timeout_sec, stdin=subprocess.DEVNULL,
+                                   stdout=fd, stderr=fd, name=f"{task.name}-verify", new_session=True,
+                                   backend=ctx.backend)))
+        rec = _record(agent, verifier, reward)
     finally:
         if not ctx.keep_workdirs:
             shutil.rmtree(workdir, ignore_errors=True)
-    return {**_record(agent, verifier, reward), **sweep_fields(ctx, profile, trial, limits)}
+            shutil.rmtree(copies, ignore_errors=True)
+    return {**rec, **sweep_fields(ctx, profile, trial, limits), "logs": logs,
+            "env_names": passed_names(env, agent_vars)}
 
 
-def _environment(task: TaskSpec, trial: Trial, workdir: Path, reward: Path, profile: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update({
-        "HARNESS_TASK": task.name, "HARNESS_TASK_DIR": str(task.path),
-        "HARNESS_INSTRUCTION": str(task.instruction_path), "HARNESS_WORKDIR": str(workdir),
+def _capped(ctx: TrialContext, path: Path, logs: dict[str, dict[str, int]], key: str,
+            run: Callable[[int], RunRecord]) -> RunRecord:
+    """``run`` with its output into a capped log (issue 11, item 6); notes the sizes in ``logs``."""
+    log = CappedLog(path, ctx.log_cap_bytes)
+    try:
+        return run(log.write_fd)
+    finally:
+        logs[key] = log.close().to_dict()
+
+
+def _harness_vars(task: TaskSpec, trial: Trial, workdir: Path, task_copy: Path,
+                  profile: str) -> dict[str, str]:
+    # Every path absolute (issue 11, item 2): the workload's cwd is not ours.
+    return {
+        "HARNESS_TASK": task.name, "HARNESS_TASK_DIR": str(task_copy.absolute()),
+        "HARNESS_INSTRUCTION": str((task_copy / "instruction.md").absolute()),
+        "HARNESS_WORKDIR": str(workdir.absolute()),
         "HARNESS_TRIAL_SEED": str(trial.seed_for_trial), "HARNESS_PROFILE": profile,
-        "HARNESS_PYTHON": sys.executable, "HARNESS_REWARD_FILE": str(reward),
-    })
-    return env
+        "HARNESS_PYTHON": sys.executable,
+    }
 
 
 def _verifier_verdict(verifier: RunRecord, reward: Path) -> tuple[bool, float | None]:
@@ -109,7 +150,11 @@ def _record(agent: RunRecord, verifier: RunRecord | None, reward: Path) -> dict[
                                                  "timed_out", "wall_seconds", "memory_peak_bytes",
                                                  "error")}
         v["reward"] = value
-        if verifier.outcome == "infra_error" or verifier.oom_kill_source is not None:
+        v["passed"] = passed
+        if agent.infra_reason in TAMPER_REASONS:
+            # issue 11 (item 4): not run under its profile's limits; never counted under it.
+            outcome, reason = "infra_error", agent.infra_reason
+        elif verifier.outcome == "infra_error" or verifier.oom_kill_source is not None:
             outcome, reason = "infra_error", "verifier_error"
         else:
             verdict = combine(agent.oom_kill_source, agent.timed_out, passed)

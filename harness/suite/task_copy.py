@@ -1,0 +1,47 @@
+"""Per-trial copies of a task, so that no workload runs from the suite itself.
+
+The agent gets what Terminal-Bench shows an agent — the instruction, ``task.toml`` and
+``environment/``, plus ``solution/`` only for the oracle — never ``tests/``. The verifier
+runs from a fresh copy of the whole task made after the agent phase, so an agent that
+edits a verifier changes only its own copy (and never a later trial's). The suite's
+shared files (outside every task directory, e.g. the demo's ``_workloads/``) are copied
+beside the task, as scripts reach them by relative path.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+AGENT_PARTS: tuple[str, ...] = ("instruction.md", "task.toml", "environment")
+ORACLE_PARTS: tuple[str, ...] = (*AGENT_PARTS, "solution")
+_SKIP = {".git", "__pycache__"}
+
+
+def copy_task(suite_root: Path, task_dir: Path, dest: Path, parts: tuple[str, ...] | None) -> Path:
+    """Copy ``task_dir`` (only ``parts`` of it, or all) and the shared files of the suite at
+    ``suite_root`` under ``dest``; returns the copy of the task directory."""
+    dest.mkdir(parents=True, exist_ok=True)
+    if task_dir != suite_root:  # a one-task suite has no shared files
+        for entry in sorted(task_dir.parent.iterdir()):
+            if entry.name in _SKIP or entry == task_dir or _is_task(entry):
+                continue
+            _copy(entry, dest / entry.name)
+    copy = dest / task_dir.name
+    copy.mkdir()
+    for entry in sorted(task_dir.iterdir()):
+        if entry.name in _SKIP or (parts is not None and entry.name not in parts):
+            continue
+        _copy(entry, copy / entry.name)
+    return copy
+
+
+def _is_task(entry: Path) -> bool:
+    return entry.is_dir() and (entry / "task.toml").is_file()
+
+
+def _copy(src: Path, dst: Path) -> None:
+    if src.is_dir():
+        shutil.copytree(src, dst, symlinks=True, ignore=shutil.ignore_patterns(*_SKIP))
+    else:
+        shutil.copy2(src, dst, follow_symlinks=False)

@@ -1,0 +1,120 @@
+"""The result directory of a sweep: checked before anything is written, locked before
+anything in it is touched.
+
+Rules (issue 11): every path handed on is absolute (a relative one means another thing
+under the workload's own cwd); bad input is refused before the first write; and nothing
+in a directory — its ``work/``, its ``trials.jsonl`` — is touched before its lock is held,
+so that a refused second harness cannot damage the sweep that holds it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from harness.errors import UsageError
+
+LOCK_FILE = ".harness.lock"
+MANIFEST_FILE = "manifest.json"
+
+
+def absolute(path: Path) -> Path:
+    """``path`` made absolute against our cwd, without resolving symlinks."""
+    return Path(os.path.abspath(path))
+
+
+def check_new(out_dir: Path) -> Path:
+    """The absolute ``--out`` of a new sweep, or a UsageError; writes nothing."""
+    out = absolute(out_dir)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out_dir}: is a file, not a directory", "give a new or empty directory")
+    if out.is_dir():
+        if (out / MANIFEST_FILE).exists():
+            done = _finished(out / MANIFEST_FILE)
+            raise UsageError(f"{out} already holds a {'finished' if done else 'started'} sweep",
+                             "choose another --out" + ("" if done else
+                                                       f", or finish it: harness sweep --resume {out}"))
+        try:
+            entries = [e for e in os.listdir(out) if e != LOCK_FILE]
+        except OSError as e:
+            raise UsageError(f"--out {out_dir}: cannot read it ({e.strerror})",
+                             "give a directory you may read and write") from None
+        if entries:
+            raise UsageError(f"{out} is not empty", "give a new or empty --out directory")
+        _check_writable(out, out_dir)
+        return out
+    parent = out.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise UsageError(f"--out {out_dir}: {parent} is a file, so nothing can be created under it",
+                         "give a directory path")
+    _check_writable(parent, out_dir)
+    return out
+
+
+def _finished(manifest: Path) -> bool:
+    try:
+        doc = json.loads(manifest.read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(doc, dict) and bool(doc.get("finished_at"))
+
+
+def _check_writable(directory: Path, given: Path) -> None:
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise UsageError(f"--out {given}: {directory} is not writable by this user (uid {os.getuid()})",
+                         "give a directory you may write, or fix its permissions")
+
+
+def check_existing(out_dir: Path) -> Path:
+    """The absolute directory of ``--resume``, or a UsageError; writes nothing."""
+    out = absolute(out_dir)
+    if not out.is_dir():
+        raise UsageError(f"--resume {out_dir}: no such directory", "give the --out of a started sweep")
+    if not (out / MANIFEST_FILE).is_file():
+        raise UsageError(f"--resume {out_dir}: no {MANIFEST_FILE} there",
+                         "give a directory that `harness sweep` wrote")
+    _check_writable(out, out_dir)
+    return out
+
+
+def create(out: Path) -> None:
+    """mkdir -p, with the reasons the kernel gives turned into clear errors."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        reason = "a part of it is a file" if e.errno in (errno.ENOTDIR, errno.EEXIST) else e.strerror
+        raise UsageError(f"--out {out}: cannot create it ({reason})",
+                         "give a directory path you may write") from None
+
+
+@contextlib.contextmanager
+def exclusive(out_dir: Path) -> Iterator[None]:
+    """One harness at a time per result directory (flock on ``DIR/.harness.lock``).
+
+    Hold it around *everything* that reads or changes the directory: two harnesses would
+    both append the same trials, and a refused one must leave the other's work alone.
+    """
+    try:
+        fd = os.open(out_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except OSError as e:
+        raise UsageError(f"{out_dir}: cannot create {LOCK_FILE} ({e.strerror})",
+                         "give a directory you may write") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+            raise UsageError(f"another harness (pid {holder}) is running the sweep in {out_dir}",
+                             "wait for it to end, or stop it; then resume") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
