@@ -30,6 +30,14 @@ def absolute(path: Path) -> Path:
 
 def check_new(out_dir: Path) -> Path:
     """The absolute ``--out`` of a new sweep, or a UsageError; writes nothing."""
+    try:
+        return _check_new(out_dir)
+    except OSError as e:  # e.g. EACCES on a directory above it, for a non-root user
+        raise UsageError(f"--out {out_dir}: cannot reach it ({e.strerror})",
+                         "give a directory you may read and write") from None
+
+
+def _check_new(out_dir: Path) -> Path:
     out = absolute(out_dir)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out_dir}: is a file, not a directory", "give a new or empty directory")
@@ -75,6 +83,11 @@ def _check_writable(directory: Path, given: Path) -> None:
 def check_existing(out_dir: Path) -> Path:
     """The absolute directory of ``--resume``, or a UsageError; writes nothing."""
     out = absolute(out_dir)
+    try:
+        out.is_dir() and (out / MANIFEST_FILE).is_file()
+    except OSError as e:
+        raise UsageError(f"--resume {out_dir}: cannot reach it ({e.strerror})",
+                         "give a directory you may read and write") from None
     if not out.is_dir():
         raise UsageError(f"--resume {out_dir}: no such directory", "give the --out of a started sweep")
     if not (out / MANIFEST_FILE).is_file():
