@@ -25,9 +25,10 @@ OUTCOMES: tuple[str, ...] = ("passed", "failed", "timeout", "infra_error")
 #   limits_tampered a limit file read at the end differs from the start (the workload
 #                  rewrote it): the trial did not run under its profile
 #   escaped        a process of the trial moved itself out of the trial's cgroup
+#   task_tampered  the task's files (its verifier) changed since the sweep began: not judged
 INFRA_REASONS: tuple[str, ...] = (
     "oom_kill", "host_oom_kill", "spawn_error", "harness_error", "verifier_error",
-    "limits_tampered", "escaped",
+    "limits_tampered", "escaped", "task_tampered",
 )
 # Reasons that say the trial did not run under the limits on record, whatever it scored.
 TAMPER_REASONS: tuple[str, ...] = ("limits_tampered", "escaped")

@@ -10,6 +10,8 @@ beside the task, as scripts reach them by relative path.
 
 from __future__ import annotations
 
+import hashlib
+import os
 import shutil
 from pathlib import Path
 
@@ -34,6 +36,32 @@ def copy_task(suite_root: Path, task_dir: Path, dest: Path, parts: tuple[str, ..
             continue
         _copy(entry, copy / entry.name)
     return copy
+
+
+def task_digest(task_dir: Path, shared: bool) -> str:
+    """sha256 over what :func:`copy_task` copies with ``parts=None`` (the task and, with
+    ``shared``, its suite's shared files), by path relative to the task's parent: the same
+    for a task in its suite and for a copy of it, so a copy can be checked against it."""
+    holder = task_dir.parent
+    tops = [task_dir]
+    if shared:
+        tops += [e for e in sorted(holder.iterdir())
+                 if e.name not in _SKIP and e != task_dir and not _is_task(e)]
+    files: list[Path] = []
+    for top in tops:
+        if top.is_file() or top.is_symlink():
+            files.append(top)
+            continue
+        for dirpath, dirnames, filenames in os.walk(top):
+            dirnames[:] = sorted(n for n in dirnames if n not in _SKIP)
+            files.extend(Path(dirpath) / n for n in filenames)
+    h = hashlib.sha256()
+    for f in sorted(files, key=lambda p: p.relative_to(holder).as_posix()):
+        rel = f.relative_to(holder).as_posix().encode()
+        data = os.readlink(f).encode() if f.is_symlink() else f.read_bytes()
+        h.update(b"%d:%s\0%d:" % (len(rel), rel, len(data)))
+        h.update(data)
+    return h.hexdigest()
 
 
 def _is_task(entry: Path) -> bool:

@@ -29,6 +29,7 @@ from harness.results.host import host_metadata
 from harness.runner.logcap import DEFAULT_LOG_CAP_BYTES
 from harness.suite.parse import Suite, load_suite, suite_changed
 from harness.suite.task import TaskSpec
+from harness.suite.task_copy import task_digest
 from harness.sweep import outdir
 from harness.sweep.agent import AgentTemplate
 from harness.sweep.budget import Budget, check_plan
@@ -287,7 +288,9 @@ def _execute(plan: _Plan, manifest: dict[str, Any], out_dir: Path, backend: str,
         ctx = TrialContext(ws, plan.agent, out_dir, backend, manifest["host"]["hostname"],
                            manifest["sweep_id"], plan.settings.keep_workdirs,
                            suite_root=plan.suite.path, pass_env=tuple(plan.settings.pass_env),
-                           log_cap_bytes=plan.settings.log_cap_bytes, agent_user=plan.settings.agent_user)
+                           log_cap_bytes=plan.settings.log_cap_bytes, agent_user=plan.settings.agent_user,
+                           task_digests={t.name: task_digest(t.path, t.path != plan.suite.path)
+                                         for t in plan.suite.tasks})
 
         def on_event(kind: str, events: dict[str, int]) -> None:
             progress.note(f"  {kind}: oom_kill={events.get('oom_kill')}")

@@ -7,8 +7,8 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from harness.runner.logcap import DEFAULT_LOG_CAP_BYTES, CappedLog
 from harness.runner.spawn import user_ids
 from harness.runner.trial import EventCallback, RunSpec, run_trial
 from harness.suite.task import TaskSpec
-from harness.suite.task_copy import AGENT_PARTS, ORACLE_PARTS, copy_task
+from harness.suite.task_copy import AGENT_PARTS, ORACLE_PARTS, copy_task, task_digest
 from harness.sweep.agent import AgentTemplate
 from harness.sweep.agent_env import passed_names, workload_env
 from harness.sweep.plan import Trial
@@ -44,6 +44,8 @@ class TrialContext:
     pass_env: tuple[str, ...] = ()  # names of our environment the workloads also get
     log_cap_bytes: int = DEFAULT_LOG_CAP_BYTES
     agent_user: str | None = None  # the agent phase runs as this user
+    # task -> task_digest() when the sweep (re)started: a verifier copy must match it
+    task_digests: Mapping[str, str] = field(default_factory=dict)
 
 
 def trial_paths(out_dir: Path, trial_id: str) -> tuple[Path, Path]:
@@ -81,16 +83,22 @@ def run_task_trial(ctx: TrialContext, task: TaskSpec, profile: Profile, trial: T
             stderr=fd, name=f"{task.name}-{profile.name}", new_session=True,
             backend=ctx.backend, on_event=on_event, user=ctx.agent_user)))
         verifier = None
+        tampered = False
         reward = copies / "verifier-out" / REWARD_FILE
         if agent.infra_reason not in ("spawn_error", "harness_error"):
             # A fresh copy, made now: whatever the agent did to its own copy (or to files
             # it guessed) does not reach the verifier; and the reward file is new.
             verifier_task = copy_task(suite_root, task.path, dest=copies / "verifier", parts=None)
+            expected = ctx.task_digests.get(task.name)
+            if expected is not None and task_digest(verifier_task, task.path != suite_root) != expected:
+                # The suite itself changed under the sweep (a root agent can write it): this
+                # verifier is not the one the sweep began with, so it may not judge.
+                tampered = True
             reward.parent.mkdir()
             venv = workload_env(os.environ, ctx.pass_env,
                                 {**_harness_vars(task, trial, workdir, verifier_task, profile.name),
                                  "HARNESS_REWARD_FILE": str(reward)})
-            verifier = _capped(ctx, logdir / "verifier.log", logs, "verifier",
+            verifier = None if tampered else _capped(ctx, logdir / "verifier.log", logs, "verifier",
                                lambda fd: run_trial(ctx.workspace, RunSpec(
                                    command=["bash", str(verifier_task / "tests" / "test.sh")],
                                    limits=LimitSettings(), cwd=str(workdir), env=venv,
@@ -98,6 +106,9 @@ def run_task_trial(ctx: TrialContext, task: TaskSpec, profile: Profile, trial: T
                                    stdout=fd, stderr=fd, name=f"{task.name}-verify", new_session=True,
                                    backend=ctx.backend)))
         rec = _record(agent, verifier, reward)
+        if tampered:
+            rec.update(outcome="infra_error", infra_reason="task_tampered",
+                       error=f"the files of task {task.name} differ from when the sweep began")
     finally:
         if not ctx.keep_workdirs:
             shutil.rmtree(workdir, ignore_errors=True)
