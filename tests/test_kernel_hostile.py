@@ -30,7 +30,8 @@ def test_refused_resume_leaves_the_running_sweep_alone(kernel, shared_tmp):
     h = f"{kernel.python} -m harness sweep"
     r = kernel.sh(
         f"{h} {suite} --out {out} --profiles 1x --repeats 1 --seed 1 2>{shared_tmp}/first.err & pid=$!; "
-        f"n=0; until ls {out}/work/*/result >/dev/null 2>&1 || [ $n -gt 600 ]; do sleep 0.1; n=$((n+1)); done; "
+        f"n=0; until ls {out}/work/*/result >/dev/null 2>&1 || [ $n -gt 600 ]; "
+        "do sleep 0.1; n=$((n+1)); done; "
         f"{h} --resume {out} 2>{shared_tmp}/second.err; echo second=$?; "
         f"touch {go}; wait $pid; echo first=$?", env=ENV, timeout=240)
     assert "second=2" in r.stdout and "first=0" in r.stdout, r.stdout + r.stderr

@@ -115,6 +115,13 @@ def sweep(suite: Path | None, out_dir: Path | None, resume_dir: Path | None, pro
         fail(e, EXIT_BAD_INPUT)
     except HarnessError as e:
         fail(e, 125)
+    except OSError as e:
+        # issue 11: a full disk (or a result directory taken away) mid-sweep is the harness's
+        # failure: every whole line is kept; say so and how to go on, never a traceback.
+        target = resume_dir if resume_dir is not None else out_dir
+        fail(HarnessError(f"cannot write the sweep's files: {e.strerror} ({e.filename or target})",
+                          f"free space or fix {target}; finished trials are kept; "
+                          f"resume with: harness sweep --resume {target}"), 125)
     if as_json:
         print_json({"out": str(result.out_dir), "planned": result.planned, "done": result.done,
                     "counts": result.counts, "complete": result.complete})

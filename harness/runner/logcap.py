@@ -8,6 +8,7 @@ one-line marker that says how many bytes were cut.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import threading
@@ -25,9 +26,13 @@ class LogSummary:
 
     bytes: int
     cut_bytes: int
+    error: str | None = None  # e.g. the disk was full
 
-    def to_dict(self) -> dict[str, int]:
-        return {"bytes": self.bytes, "cut_bytes": self.cut_bytes}
+    def to_dict(self) -> dict[str, int | str]:
+        out: dict[str, int | str] = {"bytes": self.bytes, "cut_bytes": self.cut_bytes}
+        if self.error:
+            out["error"] = self.error
+        return out
 
 
 class CappedLog:
@@ -38,6 +43,7 @@ class CappedLog:
         self.head_left = max(cap, MIN_LOG_CAP_BYTES) // 2
         self.tail_cap = max(cap, MIN_LOG_CAP_BYTES) - self.head_left
         self.total = 0
+        self.error: str | None = None
         self.tail = bytearray()
         self._file = open(path, "wb")  # noqa: SIM115 - closed in close()
         self._read_fd, self.write_fd = os.pipe()
@@ -63,9 +69,13 @@ class CappedLog:
 
     def _take(self, data: bytes) -> None:
         self.total += len(data)
-        if self.head_left > 0:
+        if self.head_left > 0 and self.error is None:
             head, data = data[: self.head_left], data[self.head_left:]
-            self._file.write(head)
+            try:
+                self._file.write(head)
+                self._file.flush()
+            except OSError as e:  # a full disk: keep draining the pipe, the workload must not block
+                self.error = f"log not fully written: {e.strerror}"
             self.head_left -= len(head)
         if data:
             self.tail += data
@@ -85,11 +95,17 @@ class CappedLog:
         self._stop.set()
         self._thread.join()
         os.close(self._read_fd)
-        kept_tail = len(self.tail)
-        cut = self.total - (self._file.tell() + kept_tail)
-        if cut > 0:
-            self._file.write(f"\n[harness: {cut} bytes of output cut here; the log keeps its first "
-                             f"and last bytes]\n".encode())
-        self._file.write(bytes(self.tail))
-        self._file.close()
-        return LogSummary(self.total, max(0, cut))
+        try:
+            kept = self._file.tell() + len(self.tail)
+            cut = self.total - kept
+            if cut > 0:
+                self._file.write(f"\n[harness: {cut} bytes of output cut here; the log keeps its first "
+                                 f"and last bytes]\n".encode())
+            self._file.write(bytes(self.tail))
+            self._file.close()
+        except OSError as e:
+            self.error = self.error or f"log not fully written: {e.strerror}"
+            with contextlib.suppress(OSError):
+                self._file.close()
+            cut = self.total
+        return LogSummary(self.total, max(0, cut), self.error)

@@ -8,6 +8,7 @@ sweep left behind, and runs exactly the planned trials that have no line yet.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import secrets
@@ -41,6 +42,7 @@ from harness.sweep.task_trial import TrialContext, run_task_trial, sweep_fields
 
 MANIFEST_SCHEMA = 1
 LOCK_FILE = outdir.LOCK_FILE
+STORAGE_FAULTS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO)
 
 
 @dataclass
@@ -345,14 +347,18 @@ def _run_all(ctx: TrialContext, plan: _Plan, remaining: list[Trial], budget: Bud
                 rec = fut.result()
                 log.append(rec)
                 progress.trial_done(rec)
-    except KeyboardInterrupt:
+    except BaseException as e:
         # Kill every running trial; their records are incomplete and are not written.
+        # (issue 11: also when recording failed, e.g. a full disk, so that none runs on
+        # unrecorded while the error goes up.)
         for child in ctx.workspace.session.children():
             if child.path.name != "supervisor":
                 with contextlib.suppress(HarnessError):
                     child.kill()
         pool.shutdown(wait=True, cancel_futures=True)
-        return True
+        if isinstance(e, KeyboardInterrupt):
+            return True
+        raise
     pool.shutdown(wait=True)
     return False
 
@@ -361,12 +367,23 @@ def _one(ctx: TrialContext, task: TaskSpec, profile: Profile, trial: Trial,
          on_event: Any) -> dict[str, Any]:
     try:
         return run_task_trial(ctx, task, profile, trial, on_event)
-    except (HarnessError, OSError) as e:
-        # The harness failed around the trial (disk, cgroup): an infra error on record.
-        rec = RunRecord(outcome="infra_error", infra_reason="harness_error", exit_code=125,
-                        returncode=None, signal=None, timed_out=False, wall_seconds=0.0, command=[],
-                        started_at=datetime.now(UTC).isoformat(), harness_version=__version__,
-                        backend=ctx.backend, error=str(e)).to_dict()
-        rec.update(sweep_fields(ctx, profile, trial, profile.resolve(task)), agent_outcome=None,
-                   verifier=None)
-        return rec
+    except OSError as e:
+        if e.errno in STORAGE_FAULTS:
+            # issue 11: a full disk is not this trial's verdict: record nothing for it and
+            # stop the sweep (the CLI says how to resume), so that it runs again later.
+            raise
+        return _harness_error_record(ctx, task, profile, trial, e)
+    except HarnessError as e:
+        return _harness_error_record(ctx, task, profile, trial, e)
+
+
+def _harness_error_record(ctx: TrialContext, task: TaskSpec, profile: Profile, trial: Trial,
+                          e: Exception) -> dict[str, Any]:
+    """The harness failed around the trial (a cgroup, a file): an infra error on record."""
+    rec = RunRecord(outcome="infra_error", infra_reason="harness_error", exit_code=125,
+                    returncode=None, signal=None, timed_out=False, wall_seconds=0.0, command=[],
+                    started_at=datetime.now(UTC).isoformat(), harness_version=__version__,
+                    backend=ctx.backend, error=str(e)).to_dict()
+    rec.update(sweep_fields(ctx, profile, trial, profile.resolve(task)), agent_outcome=None,
+               verifier=None)
+    return rec

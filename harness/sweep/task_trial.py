@@ -74,7 +74,7 @@ def run_task_trial(ctx: TrialContext, task: TaskSpec, profile: Profile, trial: T
     agent_vars = _harness_vars(task, trial, workdir, agent_task, profile.name)
     env = workload_env(os.environ, ctx.pass_env, agent_vars)
     limits = profile.resolve(task)
-    logs: dict[str, dict[str, int]] = {}
+    logs: dict[str, dict[str, int | str]] = {}
     try:
         agent = _capped(ctx, logdir / "agent.log", logs, "agent", lambda fd: run_trial(ctx.workspace, RunSpec(
             command=ctx.agent.expand(agent_task, agent_task / "instruction.md", workdir, task.name),
@@ -117,7 +117,7 @@ def run_task_trial(ctx: TrialContext, task: TaskSpec, profile: Profile, trial: T
             "env_names": passed_names(env, agent_vars)}
 
 
-def _capped(ctx: TrialContext, path: Path, logs: dict[str, dict[str, int]], key: str,
+def _capped(ctx: TrialContext, path: Path, logs: dict[str, dict[str, int | str]], key: str,
             run: Callable[[int], RunRecord]) -> RunRecord:
     """``run`` with its output into a capped log (issue 11, item 6); notes the sizes in ``logs``."""
     log = CappedLog(path, ctx.log_cap_bytes)
