@@ -240,3 +240,21 @@ def test_changed_limits_names_each_change():
     assert changed_limits(before, dict(before)) == {}
     assert changed_limits(before, {"memory.max": "max", "pids.max": "4096"}) == {
         "memory.max": ["33554432", "max"]}
+
+
+def test_the_report_shows_timeouts_whose_work_passed_and_a_suite_changed_mid_sweep(tmp_path):
+    """Also (timeout policy) and item 5: both are visible in the report, not only on disk."""
+    from helpers_results import manifest, trial, write_sweep
+
+    from harness.report.build import build_report
+    from harness.report.load import load_dirs
+
+    recs = [trial(t, p, m, 0, "passed") for t in ("a", "b", "c") for p, m in (("1x", 1.0), ("2x", 2.0))]
+    late = trial("d", "1x", 1.0, 0, "timeout")
+    late["verifier"] = {"passed": True}
+    recs += [late, trial("d", "2x", 2.0, 0, "passed")]
+    suite = {**manifest([], [])["suite"], "changed_during_sweep": True}
+    d = write_sweep(tmp_path / "r", recs, suite=suite)
+    doc = build_report(load_dirs([d]))
+    assert any("1 trial(s) timed out with work that passes" in w for w in doc["warnings"]), doc["warnings"]
+    assert any("suite changed during the sweep" in w for w in doc["warnings"]), doc["warnings"]

@@ -55,6 +55,7 @@ class _Columns:
     started: list[float] = field(default_factory=list)
     multipliers: dict[str, tuple[Any, Any]] = field(default_factory=dict)
     reasons: dict[tuple[str, str], int] = field(default_factory=dict)
+    late_passes: int = 0  # timed out, yet the work passed the verifier (issue 11)
     line_offset: int = 0  # lines before this range (for messages), filled by the caller
 
 
@@ -110,6 +111,9 @@ def _check_manifests(dirs: list[Path]) -> tuple[list[dict[str, Any]], list[str]]
             warnings.append(f"{d} is sweep {m.get('sweep_id')}, {dirs[0]} is {first.get('sweep_id')}: "
                             "read together because they ran the same suite")
     for d, m in zip(dirs, manifests, strict=True):
+        if (m.get("suite") or {}).get("changed_during_sweep"):
+            warnings.append(f"{d}: the suite changed during the sweep (a workload may have edited it); "
+                            "its records are suspect")
         if m.get("finished_at") is None:
             warnings.append(f"{d}: the sweep did not finish (no finished_at); its trials are used as "
                             "they are")
@@ -185,6 +189,8 @@ def _parse_range(path_str: str, start: int, end: int, line_offset: int) -> _Colu
                 if code == 2:
                     key = (profile, str(rec.get("infra_reason") or "unknown"))
                     cols.reasons[key] = cols.reasons.get(key, 0) + 1
+                elif rec["outcome"] == "timeout" and (rec.get("verifier") or {}).get("passed"):
+                    cols.late_passes += 1
             except json.JSONDecodeError as e:
                 raise ResultsError(f"{path}:{number}: not a JSON record ({e.msg} at column {e.colno})",
                                    "the file was edited or damaged; delete that line and "
@@ -240,6 +246,10 @@ def _assemble(dirs: list[Path], manifests: list[dict[str, Any]], parts: list[_Co
             _same_multipliers(mults, k, v, dirs[i] / store.TRIALS_FILE, -1)
         for (p, r), n in c.reasons.items():
             reasons.setdefault(p, {})[r] = reasons.setdefault(p, {}).get(r, 0) + n
+    late = sum(c.late_passes for c in parts)
+    if late:  # a timeout counts as a task failure even when the work passes (README, "Outcome")
+        warnings.append(f"{late} trial(s) timed out with work that passes the verifier: counted as "
+                        "timeouts, since the time limit is part of the configuration")
     profile_names = _profile_order(manifests, mults)
     tasks = [t for c in parts for t in c.task]
     task_names, task_codes = _intern(tasks)
