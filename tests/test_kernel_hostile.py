@@ -71,12 +71,14 @@ def test_an_agent_that_leaves_its_cgroup_is_found_and_killed(kernel, shared_tmp)
     """Item 4: moving its pid to another cgroup took it out; its child outlived the trial."""
     suite = shared_tmp / "suite"
     write_task(suite, "leave", "sh -c 'echo $$ > /sys/fs/cgroup/cgroup.procs; exec sleep 4243' & "
+                               # one that also leaves the session
+                               "setsid sh -c 'echo $$ > /sys/fs/cgroup/cgroup.procs; exec sleep 4243' & "
                                "sleep 0.5; echo ok > result")
     r = sweep(kernel, suite, shared_tmp / "out")
     assert r.returncode == 0, r.stderr
     (rec,) = records(shared_tmp / "out")
     assert rec["outcome"] == "infra_error" and rec["infra_reason"] == "escaped", rec
-    assert rec["escaped_processes_killed"] >= 1
+    assert rec["escaped_processes_killed"] == 2
     left = kernel.sh("ps -eo args | grep -c '^sleep 4243' || true")
     assert left.stdout.strip() == "0", left.stdout
 

@@ -42,16 +42,27 @@ def cgroup_of(pid: int) -> str | None:
     return None
 
 
-def kill_escapees(session: int, cgroup_rel: str) -> int:
-    """SIGKILL the processes of ``session`` outside ``cgroup_rel`` (as /proc/PID/cgroup
-    names it); returns how many there were."""
+def _has_env(pid: int, marker: bytes) -> bool:
+    try:
+        return marker in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    except OSError:
+        return False
+
+
+def kill_escapees(session: int, cgroup_rel: str, env_marker: str | None = None) -> int:
+    """SIGKILL the processes of the trial outside ``cgroup_rel`` (as /proc/PID/cgroup names
+    it): those of its ``session``, and (to catch one that also called setsid) those whose
+    environment holds ``env_marker`` (``NAME=value``, unique to the trial). Returns how many."""
     inside = cgroup_rel.rstrip("/")
+    marker = env_marker.encode() if env_marker else None
     found = 0
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         pid = int(entry)
-        if pid == os.getpid() or _session_of(pid) != session:
+        if pid == os.getpid():
+            continue
+        if _session_of(pid) != session and (marker is None or not _has_env(pid, marker)):
             continue
         where = cgroup_of(pid)
         if where is None or where == inside or where.startswith(inside + "/"):

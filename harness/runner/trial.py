@@ -109,7 +109,10 @@ def _run_in(cg: Cgroup, spec: RunSpec, base: dict) -> RunRecord:
     # limits are read again now, and the session's processes outside the cgroup are found.
     # Either way it did not run under the limits on record: an infra error of its own.
     changed = tamper.changed_limits(limits, counters.read_limits(cg))
-    escaped = tamper.kill_escapees(proc.pid, where) if spec.new_session and where else 0
+    marker = None
+    if spec.env is not None and spec.env.get("HARNESS_WORKDIR"):  # a sweep's: unique per trial
+        marker = f"HARNESS_WORKDIR={spec.env['HARNESS_WORKDIR']}"
+    escaped = tamper.kill_escapees(proc.pid, where, marker) if spec.new_session and where else 0
     outcome, reason = verdict.outcome, verdict.infra_reason
     if changed or escaped:
         outcome, reason = "infra_error", ("limits_tampered" if changed else "escaped")
