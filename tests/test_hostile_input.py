@@ -198,6 +198,8 @@ def test_unknown_agent_user_and_tiny_log_cap_are_refused(suite, tmp_path):
     one_clear_error(harness("sweep", str(suite), "--out", str(out), "--agent-user", "no-such-user-x"),
                     2, "no such user")
     one_clear_error(harness("sweep", str(suite), "--out", str(out), "--log-cap", "10"), 2, "--log-cap")
+    one_clear_error(harness("sweep", str(suite), "--out", str(out), "--protect-limits", "--agent-user",
+                            "nobody"), 2, "--protect-limits and --agent-user")
     assert not out.exists()
 
 

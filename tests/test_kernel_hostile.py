@@ -98,6 +98,31 @@ def test_agent_user_cannot_reach_the_cgroup_files(kernel, shared_tmp):
     assert rec["outcome"] == "passed" and rec["limits_changed"] == {} and rec["escaped_processes_killed"] == 0
 
 
+def test_protect_limits_keeps_a_root_agent_from_the_cgroup_files(kernel, shared_tmp):
+    """Item 4, prevention for a root agent: a private mount namespace with cgroupfs
+    read-only, and no capability that would undo it (remount, a new cgroupfs, nsenter,
+    /proc/1/root). It stays root."""
+    suite = shared_tmp / "suite"
+    cg = _own_cgroup()
+    write_task(suite, "try", f"echo max > {cg}/memory.max || echo refused-max; "
+                             "echo $$ > /sys/fs/cgroup/cgroup.procs || echo refused-move; "
+                             "mount -o remount,rw /sys/fs/cgroup || echo refused-remount; "
+                             "mkdir -p /tmp/cg && { mount -t cgroup2 none /tmp/cg || echo refused-mount; }; "
+                             f"echo max > /proc/1/root{cg}/memory.max || echo refused-proc1; "
+                             "nsenter -t 1 -m true || echo refused-nsenter; "
+                             "id -u; echo ok > result")
+    r = sweep(kernel, suite, shared_tmp / "out", "--protect-limits")
+    assert r.returncode == 0, r.stderr
+    (rec,) = records(shared_tmp / "out")
+    text = (next((shared_tmp / "out" / "logs").iterdir()) / "agent.log").read_text()
+    for word in ("refused-max", "refused-move", "refused-remount", "refused-mount", "refused-proc1",
+                 "refused-nsenter"):
+        assert word in text, (word, text)
+    assert "\n0\n" in text  # still root
+    assert rec["outcome"] == "passed" and rec["limits_changed"] == {} and rec["escaped_processes_killed"] == 0
+    assert rec["limits"]["memory.max"] == str(32 << 20)
+
+
 def test_agent_sees_no_verifier_or_solution_and_its_edits_do_not_reach_the_verifier(kernel, shared_tmp):
     """Item 5: the verifier ran in place from the suite; an agent could edit it and read
     solution/."""

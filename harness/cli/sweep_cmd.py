@@ -54,13 +54,16 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
               help="Cap on each trial log; its head and tail are kept and the cut is recorded [default: 8M].")
 @click.option("--agent-user", "agent_user", default=None, metavar="USER",
               help="Run the agent phase as this unprivileged user, so it cannot change its limits.")
+@click.option("--protect-limits", is_flag=True,
+              help="Run the agent phase (as root) with the cgroup files read-only and without the "
+                   "capabilities that would undo that, as a container does.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout at the end.")
 @backend_options
 def sweep(suite: Path | None, out_dir: Path | None, resume_dir: Path | None, profiles: str | None,
           cpu_profiles: str | None, sweep_file: Path | None, repeats: int | None, seed: int | None,
           concurrency: int | None, agent: str | None, tasks: str | None, shard: str | None,
           keep_workdirs: bool, pass_env: tuple[str, ...], log_cap: str | None, agent_user: str | None,
-          as_json: bool, backend: str, cgroup_root: Path | None) -> None:
+          protect_limits: bool, as_json: bool, backend: str, cgroup_root: Path | None) -> None:
     """Run every task of SUITE under every profile, --repeats times, in a shuffled order.
 
     \b
@@ -76,13 +79,14 @@ def sweep(suite: Path | None, out_dir: Path | None, resume_dir: Path | None, pro
         if resume_dir is None:
             settings = _settings(suite, out_dir, profiles, cpu_profiles, sweep_file, repeats, seed,
                                  concurrency, agent, tasks, shard, keep_workdirs, pass_env, log_cap,
-                                 agent_user)
+                                 agent_user, protect_limits)
             # issue 11: the whole plan (limits against the kernel's ranges included) and --out
             # are checked here, before a guest boots and before anything is written.
             assert out_dir is not None
             execute.check_plan_input(settings)
             outdir.check_new(out_dir)
-        elif (suite is not None or out_dir is not None or pass_env or log_cap or agent_user):
+        elif (suite is not None or out_dir is not None or pass_env or log_cap or agent_user
+              or protect_limits):
             raise UsageError("--resume takes the result directory alone",
                              "drop SUITE, --out and the sweep's options: the manifest holds its settings")
         else:
@@ -134,7 +138,7 @@ def _settings(suite: Path | None, out_dir: Path | None, profiles: str | None, cp
               sweep_file: Path | None, repeats: int | None, seed: int | None, concurrency: int | None,
               agent: str | None, tasks: str | None, shard: str | None,
               keep_workdirs: bool, pass_env: tuple[str, ...] = (), log_cap: str | None = None,
-              agent_user: str | None = None) -> SweepSettings:
+              agent_user: str | None = None, protect_limits: bool = False) -> SweepSettings:
     from harness.sweep.agent import ORACLE
     from harness.sweep.agent_env import parse_pass_env
     from harness.sweep.execute import SweepSettings
@@ -169,6 +173,14 @@ def _settings(suite: Path | None, out_dir: Path | None, profiles: str | None, cp
         except HarnessError as e:
             raise UsageError(e.message, e.fix) from None
         kwargs["agent_user"] = agent_user
+    if protect_limits:
+        if agent_user is not None:
+            raise UsageError("--protect-limits and --agent-user both confine the agent",
+                             "give one: --agent-user already keeps it from the cgroup files")
+        from harness.runner.confine import tools
+
+        tools()
+        kwargs["protect_limits"] = True
     # issue 11 (item 3): a value given on purpose means what it says, or is refused;
     # never `x or default` (0 repeats silently ran 3, '' as agent ran the oracle).
     if repeats is None:

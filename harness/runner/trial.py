@@ -19,9 +19,9 @@ from harness.cgroup.workspace import Workspace
 from harness.errors import CgroupError, SpawnError
 from harness.limits import LimitSettings
 from harness.record import EXIT_HARNESS, RunRecord
-from harness.runner import tamper
+from harness.runner import confine, tamper
 from harness.runner.classify import classify, exit_status
-from harness.runner.spawn import Stream, spawn_in_cgroup
+from harness.runner.spawn import Stream, resolve, spawn_in_cgroup
 
 EventCallback = Callable[[str, dict[str, int]], None]
 _MAX_POLL_MS = 3_600_000
@@ -43,6 +43,7 @@ class RunSpec:
     backend: str = "native"
     on_event: EventCallback | None = None  # called as OOM kills happen
     user: str | None = None  # run the workload as this (unprivileged) user
+    confine: bool = False  # read-only cgroupfs and fewer capabilities (runner/confine.py)
 
 
 def run_trial(ws: Workspace, spec: RunSpec) -> RunRecord:
@@ -85,7 +86,10 @@ def _run_in(cg: Cgroup, spec: RunSpec, base: dict) -> RunRecord:
     ancestor_ooms_before = counters.ancestor_ooms(cg)
     watch = _Watch(cg, spec.on_event)
     t0 = time.monotonic()
-    proc = spawn_in_cgroup(cg, spec.command, cwd=spec.cwd, env=spec.env, stdin=spec.stdin,
+    command = list(spec.command)
+    if spec.confine:  # issue 11 (item 4): keep a root workload from its cgroup files
+        command = confine.wrap([resolve(command, spec.env, spec.cwd), *command[1:]])
+    proc = spawn_in_cgroup(cg, command, cwd=spec.cwd, env=spec.env, stdin=spec.stdin,
                            stdout=spec.stdout, stderr=spec.stderr, new_session=spec.new_session,
                            user=spec.user)
     where = tamper.cgroup_of(proc.pid)  # as /proc names it, to find processes that left it

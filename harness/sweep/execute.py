@@ -63,6 +63,7 @@ class SweepSettings:
     pass_env: list[str] = field(default_factory=list)
     log_cap_bytes: int = DEFAULT_LOG_CAP_BYTES
     agent_user: str | None = None
+    protect_limits: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -291,6 +292,7 @@ def _execute(plan: _Plan, manifest: dict[str, Any], out_dir: Path, backend: str,
                            manifest["sweep_id"], plan.settings.keep_workdirs,
                            suite_root=plan.suite.path, pass_env=tuple(plan.settings.pass_env),
                            log_cap_bytes=plan.settings.log_cap_bytes, agent_user=plan.settings.agent_user,
+                           protect_limits=plan.settings.protect_limits,
                            task_digests={t.name: task_digest(t.path, t.path != plan.suite.path)
                                          for t in plan.suite.tasks})
 

@@ -22,9 +22,10 @@ _SETTINGS_TYPES: dict[str, tuple[tuple[type, ...], bool]] = {
     "pass_env": ((list,), False),
     "log_cap_bytes": ((int,), False),
     "agent_user": ((str,), True),
+    "protect_limits": ((bool,), False),
 }
 # Fields added after schema 1 was first written: old manifests lack them (defaults apply).
-OPTIONAL_SETTINGS = ("pass_env", "log_cap_bytes", "agent_user")
+OPTIONAL_SETTINGS = ("pass_env", "log_cap_bytes", "agent_user", "protect_limits")
 
 
 def check_manifest(manifest: dict[str, Any], where: Path) -> None:

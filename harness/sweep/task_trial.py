@@ -44,6 +44,7 @@ class TrialContext:
     pass_env: tuple[str, ...] = ()  # names of our environment the workloads also get
     log_cap_bytes: int = DEFAULT_LOG_CAP_BYTES
     agent_user: str | None = None  # the agent phase runs as this user
+    protect_limits: bool = False  # the agent phase runs confined (harness/runner/confine.py)
     # task -> task_digest() when the sweep (re)started: a verifier copy must match it
     task_digests: Mapping[str, str] = field(default_factory=dict)
 
@@ -81,7 +82,8 @@ def run_task_trial(ctx: TrialContext, task: TaskSpec, profile: Profile, trial: T
             limits=limits.to_limit_settings(), cwd=str(workdir), env=env,
             timeout=task.agent_timeout_sec, stdin=subprocess.DEVNULL, stdout=fd,
             stderr=fd, name=f"{task.name}-{profile.name}", new_session=True,
-            backend=ctx.backend, on_event=on_event, user=ctx.agent_user)))
+            backend=ctx.backend, on_event=on_event, user=ctx.agent_user,
+            confine=ctx.protect_limits)))
         verifier = None
         tampered = False
         reward = copies / "verifier-out" / REWARD_FILE
