@@ -67,6 +67,14 @@ def test_out_that_is_a_file_or_under_one_is_refused(suite, tmp_path):
     assert f.read_text() == "x"
 
 
+def test_out_inside_the_suite_is_refused(suite, tmp_path):
+    """Every trial's task digest would change under it (each would be task_tampered)."""
+    for inside in (suite / "results", suite / "a" / "results"):
+        one_clear_error(harness("sweep", str(suite), "--out", str(inside)), 2, "inside the suite")
+    one_clear_error(harness("sweep", str(suite), "--out", str(suite)), 2, "not empty")
+    assert not (suite / "results").exists() and not (suite / "a" / "results").exists()
+
+
 def test_out_unwritable_for_a_non_root_user_is_refused(suite, tmp_path):
     from harness.errors import UsageError
     from harness.sweep.outdir import check_new

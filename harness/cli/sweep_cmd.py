@@ -84,7 +84,7 @@ def sweep(suite: Path | None, out_dir: Path | None, resume_dir: Path | None, pro
             # are checked here, before a guest boots and before anything is written.
             assert out_dir is not None
             execute.check_plan_input(settings)
-            outdir.check_new(out_dir)
+            outdir.check_apart(outdir.check_new(out_dir), settings.suite)
         elif (suite is not None or out_dir is not None or pass_env or log_cap or agent_user
               or protect_limits):
             raise UsageError("--resume takes the result directory alone",

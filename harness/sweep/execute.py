@@ -221,6 +221,7 @@ def start(settings: SweepSettings, out_dir: Path, backend: str, cgroup_root: Pat
     # refused before anything is written.
     out_dir = outdir.check_new(out_dir)
     plan = _plan(settings)
+    outdir.check_apart(out_dir, plan.suite.path)
     budget = Budget.for_host(settings.concurrency)
     check_plan(budget, [(t.trial_id, _limits(plan, t)) for t in plan.trials])
     outdir.create(out_dir)

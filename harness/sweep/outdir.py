@@ -80,6 +80,15 @@ def _check_writable(directory: Path, given: Path) -> None:
                          "give a directory you may write, or fix its permissions")
 
 
+def check_apart(out: Path, suite: Path) -> None:
+    """The results may not be written into the suite: its checksum (and every task's
+    digest) would change under the sweep and void every trial."""
+    o, s = Path(os.path.realpath(out)), Path(os.path.realpath(suite))
+    if o == s or s in o.parents:
+        raise UsageError(f"--out {out} is inside the suite {suite}",
+                         "give a result directory outside the suite")
+
+
 def check_existing(out_dir: Path) -> Path:
     """The absolute directory of ``--resume``, or a UsageError; writes nothing."""
     out = absolute(out_dir)
