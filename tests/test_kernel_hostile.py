@@ -51,6 +51,18 @@ def test_relative_out_keeps_a_failing_reward_a_failure(kernel, shared_tmp):
     assert rec["outcome"] == "failed" and rec["verifier"]["reward"] == 0.0, rec
 
 
+def test_a_non_finite_reward_is_a_failure_and_the_record_stays_json(kernel, shared_tmp):
+    suite = shared_tmp / "suite"
+    write_task(suite, "nan", "echo ok > result", 'echo nan > "$HARNESS_REWARD_FILE"')
+    write_task(suite, "inf", "echo ok > result", 'echo inf > "$HARNESS_REWARD_FILE"')
+    r = sweep(kernel, suite, shared_tmp / "out")
+    assert r.returncode == 0, r.stderr
+    text = (shared_tmp / "out" / "trials.jsonl").read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    for rec in records(shared_tmp / "out"):
+        assert rec["outcome"] == "failed" and rec["verifier"]["reward"] is None, rec
+
+
 def _own_cgroup() -> str:
     return '/sys/fs/cgroup$(cut -d: -f3 /proc/self/cgroup)'
 

@@ -3,6 +3,7 @@ the verifier in a cgroup of its own without them (it judges the work, not the ma
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import subprocess
@@ -90,6 +91,8 @@ def run_task_trial(ctx: TrialContext, task: TaskSpec, profile: Profile, trial: T
         if agent.infra_reason not in ("spawn_error", "harness_error"):
             # A fresh copy, made now: whatever the agent did to its own copy (or to files
             # it guessed) does not reach the verifier; and the reward file is new.
+            for d in (copies / "verifier", reward.parent):  # whatever the agent put there
+                _remove(d)
             verifier_task = copy_task(suite_root, task.path, dest=copies / "verifier", parts=None)
             expected = ctx.task_digests.get(task.name)
             if expected is not None and task_digest(verifier_task, task.path != suite_root) != expected:
@@ -117,6 +120,13 @@ def run_task_trial(ctx: TrialContext, task: TaskSpec, profile: Profile, trial: T
             shutil.rmtree(copies, ignore_errors=True)
     return {**rec, **sweep_fields(ctx, profile, trial, limits), "logs": logs,
             "env_names": passed_names(env, agent_vars)}
+
+
+def _remove(path: Path) -> None:
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    else:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _capped(ctx: TrialContext, path: Path, logs: dict[str, dict[str, int | str]], key: str,
@@ -147,6 +157,8 @@ def _verifier_verdict(verifier: RunRecord, reward: Path) -> tuple[bool, float | 
         try:
             value = float(reward.read_text().strip())
         except ValueError:
+            return False, None
+        if not math.isfinite(value):  # "nan" would also be written as invalid JSON
             return False, None
         return value >= 1.0, value
     return verifier.exit_code == 0 and not verifier.timed_out, None
