@@ -63,6 +63,17 @@ def test_a_non_finite_reward_is_a_failure_and_the_record_stays_json(kernel, shar
         assert rec["outcome"] == "failed" and rec["verifier"]["reward"] is None, rec
 
 
+def test_an_agent_that_deletes_the_records_stops_the_sweep(kernel, shared_tmp):
+    """The harness appended on into the deleted file: every later record silently lost."""
+    suite = shared_tmp / "suite"
+    write_task(suite, "rm", 'rm -f "$HARNESS_WORKDIR/../../trials.jsonl"; echo ok > result')
+    out = shared_tmp / "out"
+    r = kernel.harness("sweep", str(suite), "--out", str(out), "--profiles", "1x", "--repeats", "2",
+                       "--seed", "1", env=ENV)
+    assert r.returncode == 125 and "was removed or replaced" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr
+
+
 def _own_cgroup() -> str:
     return '/sys/fs/cgroup$(cut -d: -f3 /proc/self/cgroup)'
 

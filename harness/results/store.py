@@ -29,6 +29,7 @@ class TrialLog:
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
 
     def append(self, record: dict[str, Any]) -> None:
+        self._check_same_file()
         line = (json.dumps(record, separators=(",", ":"), sort_keys=True) + "\n").encode()
         written = os.write(self._fd, line)
         if written != len(line):  # a full disk; never leave half a line behind
@@ -36,6 +37,20 @@ class TrialLog:
             raise ResultsError(f"{self.path}: short write ({written} of {len(line)} bytes)",
                                "free disk space, then resume the sweep")
         os.fsync(self._fd)
+
+    def _check_same_file(self) -> None:
+        """issue 11: a workload (or a user) that removed or replaced the file would have every
+        later record appended to a file no one can read; stop instead."""
+        mine = os.fstat(self._fd)
+        try:
+            now = os.stat(self.path)
+        except FileNotFoundError:
+            now = None
+        if now is None or (now.st_dev, now.st_ino) != (mine.st_dev, mine.st_ino):
+            raise ResultsError(f"{self.path} was removed or replaced while the sweep ran "
+                               f"(its records from then on would be lost)",
+                               "find what deleted it (a workload running as root can); restore "
+                               "it, or start the sweep again into a new --out")
 
     def close(self) -> None:
         if self._fd >= 0:
