@@ -268,3 +268,24 @@ def test_the_report_shows_timeouts_whose_work_passed_and_a_suite_changed_mid_swe
     doc = build_report(load_dirs([d]))
     assert any("1 trial(s) timed out with work that passes" in w for w in doc["warnings"]), doc["warnings"]
     assert any("suite changed during the sweep" in w for w in doc["warnings"]), doc["warnings"]
+
+
+def test_task_digest_sees_through_links_and_matches_its_copy(tmp_path):
+    """The verifier copy is checked against the suite: an edit behind a symlink counts."""
+    from harness.suite.task_copy import copy_task, task_digest
+
+    outside = tmp_path / "outside.sh"
+    outside.write_text("exit 1\n")
+    suite = tmp_path / "suite"
+    d = write_task(suite, "t", "true")
+    (d / "tests" / "helper.sh").symlink_to(outside)
+    (suite / "_shared").mkdir()
+    (suite / "_shared" / "lib.sh").write_text("x\n")
+    before = task_digest(d, shared=True)
+    copy = copy_task(suite, d, tmp_path / "copy", parts=None)
+    assert task_digest(copy, shared=True) == before
+    assert (tmp_path / "copy" / "_shared" / "lib.sh").exists()
+    agent = copy_task(suite, d, tmp_path / "agent", parts=("instruction.md", "task.toml", "environment"))
+    assert sorted(p.name for p in agent.iterdir()) == ["instruction.md", "task.toml"]
+    outside.write_text("exit 0\n")
+    assert task_digest(d, shared=True) != before

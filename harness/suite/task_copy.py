@@ -52,13 +52,17 @@ def task_digest(task_dir: Path, shared: bool) -> str:
         if top.is_file() or top.is_symlink():
             files.append(top)
             continue
-        for dirpath, dirnames, filenames in os.walk(top):
+        # Links are followed: what a verifier reads through a link is what must not change.
+        for dirpath, dirnames, filenames in os.walk(top, followlinks=True):
             dirnames[:] = sorted(n for n in dirnames if n not in _SKIP)
             files.extend(Path(dirpath) / n for n in filenames)
     h = hashlib.sha256()
     for f in sorted(files, key=lambda p: p.relative_to(holder).as_posix()):
         rel = f.relative_to(holder).as_posix().encode()
-        data = os.readlink(f).encode() if f.is_symlink() else f.read_bytes()
+        try:
+            data = f.read_bytes()
+        except OSError:  # a dangling link: its target's name is what there is
+            data = b"dangling:" + os.readlink(f).encode()
         h.update(b"%d:%s\0%d:" % (len(rel), rel, len(data)))
         h.update(data)
     return h.hexdigest()
