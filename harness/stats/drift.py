@@ -16,7 +16,7 @@ from scipy import stats
 from harness.stats.table import INFRA_ERROR, PASSED
 
 
-@dataclass
+@dataclass(frozen=True)
 class GroupDrift:
     n: np.ndarray  # trials per group
     success_rate: np.ndarray

@@ -17,7 +17,7 @@ BOSCHLOO_MAX_ARM = 300
 CONDITIONAL_OR_MAX = 40_000
 
 
-@dataclass
+@dataclass(frozen=True)
 class TwoByTwo:
     """Events in arm A (profile) against arm B (baseline)."""
 
@@ -62,7 +62,7 @@ def compare_counts(events_a: int, n_a: int, events_b: int, n_b: int,
     return TwoByTwo(test, min(p, 1.0), min(pl, 1.0), est, low, high, method)
 
 
-@dataclass
+@dataclass(frozen=True)
 class OverallTest:
     chi2: float
     dof: int
