@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from harness.report.document import Report
+
 
 def pct(v: float | None, digits: int = 1) -> str:
     return "–" if v is None else f"{v * 100:.{digits}f}"
@@ -32,13 +34,13 @@ def peq(p: float | None) -> str:
     return "p < 0.001" if s == "<0.001" else f"p = {s}"
 
 
-def render_text(doc: dict[str, Any]) -> str:
+def render_text(report: Report) -> str:
     """The report as plain-text tables and verdict sentences."""
-    return _render(doc, "simple", lambda s: f"\n{s}\n{'=' * len(s)}")
+    return _render(report.to_json(), "simple", lambda s: f"\n{s}\n{'=' * len(s)}")
 
 
-def render_markdown(doc: dict[str, Any]) -> str:
-    return _render(doc, "github", lambda s: f"\n## {s}\n")
+def render_markdown(report: Report) -> str:
+    return _render(report.to_json(), "github", lambda s: f"\n## {s}\n")
 
 
 def _render(doc: dict[str, Any], fmt: str, head: Any) -> str:
@@ -50,6 +52,10 @@ def _render(doc: dict[str, Any], fmt: str, head: Any) -> str:
                f"{sw['n_tasks']} tasks, host(s) {', '.join(sw['hosts'])}")
     out.append(f"Baseline {doc['baseline']}, margin ±{doc['margin_points']:g} points, α = {doc['alpha']:g}. "
                "Rates in %, differences in points.")
+    out.append(head("What this n can settle"))
+    cap = doc["capacity"]
+    out.extend(cap["summary"] if cap else ["fewer than three tasks in common with the baseline: "
+                                           "nothing can be settled"])
     out.append(head("Set-up (from the manifest)"))
     rows = []
     for r in doc["setup"]["runs"]:
@@ -77,22 +83,26 @@ def _render(doc: dict[str, Any], fmt: str, head: Any) -> str:
     for c in doc["comparisons"]:
         rows.append([c["profile"], c["n_tasks"], pts(c["success_diff"]), ci(c["success_diff_ci"], True),
                      pval(c["success_p"]), pval(c["success_p_holm"]), c["equivalence"],
-                     pts(c["infra_diff"]), ci(c["infra_diff_ci"], True), pval(c["infra_p"]),
-                     c["infra_test"], pval(c["infra_p_holm"]), _or(c)])
+                     pts(c["infra_diff"]), ci(c["infra_diff_ci"], True), pval(c["infra_p_paired"]),
+                     pval(c["infra_p_paired_holm"]), pval(c["infra_p"]), _or(c)])
     out.append(tabulate(rows, ["profile", "tasks", "Δ success", "95% CI", "p", "p Holm", "equivalence",
-                               "Δ infra", "95% CI", "p", "exact test", "p Holm", "odds ratio [CI]"],
+                               "Δ infra", "95% CI", "p (tasks)", "p Holm", "p trials (ref.)",
+                               "odds ratio [CI] (ref.)"],
                         tablefmt=fmt, disable_numparse=True))
+    out.append("Primary family (Holm): success and infra errors of every profile; 'p trials' and the "
+               "odds ratio treat trials as independent and are references only.")
     out.append("")
     for c in doc["comparisons"]:
         out.append(_sentence(c, doc))
     o = doc["overall"]
     out.append(f"\nAll profiles at once ({o['test']}): chi2 = {_num(o['chi2'])}, dof = {o['dof']}, "
                f"{peq(o['p'])}" + (f" ({o['note']})" if o["note"] else ""))
-    out.append(head("Trend over the limit"))
+    out.append(head("Trend over the limit (secondary: unadjusted)"))
     out.extend(_trend_lines(doc["trend"]))
     r = doc["recommendation"]
     out.append(head("Recommended limit (calibrated band)"))
     out.append(f"{r['verdict'].upper()}: {r['profile'] or 'no profile'} — {r['reason']}.")
+    out.append(f"Rule: {r['criterion']}.")
     if r.get("settle"):
         out.append(f"To settle ({r['settle']['profile']}): {r['settle'].get('note')}")
     ft = doc["flipping_tasks"]
@@ -119,7 +129,8 @@ def _sentence(c: dict[str, Any], doc: dict[str, Any]) -> str:
          "different": "significantly different", "inconclusive": "inconclusive"}[c["equivalence"]]
     s = (f"{c['profile']} vs {c['baseline']}: success {pts(c['success_diff'])} points "
          f"{ci(c['success_diff_ci'], True)}, {peq(c['success_p'])} (Holm {pval(c['success_p_holm'])}) — "
-         f"{v}; infra errors {pts(c['infra_diff'])} points, {peq(c['infra_p'])} ({c['infra_test']}).")
+         f"{v}; infra errors {pts(c['infra_diff'])} points, {peq(c['infra_p_paired'])} "
+         f"(Holm {pval(c['infra_p_paired_holm'])}; {c['infra_paired_test']}).")
     if c.get("settle") and c["settle"].get("note"):
         s += f" To settle: {c['settle']['note']}."
     return s
@@ -141,7 +152,7 @@ def _trend_lines(t: dict[str, Any]) -> list[str]:
 def _drift_lines(d: dict[str, Any], fmt: str, head: Any) -> list[str]:
     from tabulate import tabulate
 
-    out = [head("Drift")]
+    out = [head("Drift (secondary: unadjusted)")]
     if d["time_blocks"]:
         tb = d["time_blocks"]
         out.append(tabulate([[b["start"], b["end"], b["n_trials"], pct(b["success_rate"]),

@@ -8,7 +8,7 @@ is reported as "equivalent" (the margin says it does not matter).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-
 EXACT_PAGE_LEVELS = 6  # up to 720 orderings per task
 EXACT_PAGE_ROWS = 60  # tasks with any spread; above this the normal approximation is used
 
