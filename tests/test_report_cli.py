@@ -44,7 +44,8 @@ def test_report_json_has_required_keys(sweep: Path) -> None:
         assert key in p
     c = doc["comparisons"][0]
     for key in ("profile", "baseline", "success_diff", "success_diff_ci", "success_p", "success_p_holm",
-                "infra_diff", "infra_diff_ci", "infra_p", "infra_test", "infra_p_paired", "infra_p_paired_holm", "infra_odds_ratio",
+                "infra_diff", "infra_diff_ci", "infra_p", "infra_test", "infra_p_paired",
+                "infra_p_paired_holm", "infra_odds_ratio",
                 "equivalent", "equivalence"):
         assert key in c
     # the default margin is the article's ±3 points, carried as a proportion

@@ -79,6 +79,26 @@ def compare_sweeps(sa: Sweep, sb: Sweep, margin: float = DEFAULT_MARGIN, alpha: 
                            "compare two sweeps of the same suite and profiles")
     ca = _reindex(CellCounts.from_table(ta), tasks, profiles, ta.task_names, ta.profile_names)
     cb = _reindex(CellCounts.from_table(tb), tasks, profiles, tb.task_names, tb.profile_names)
+    rows, status = compare_cells(ca, cb, profiles, margin, alpha)
+    return CompareDoc(
+        a=tuple(str(d) for d in sa.dirs), b=tuple(str(d) for d in sb.dirs),
+        manifest_diff=tuple(manifest_diff(sa.manifest, sb.manifest)),
+        margin=margin, margin_points=margin * 100, alpha=alpha, status=status, exit_code=EXIT[status],
+        capacity=_capacity(ca, cb, margin, alpha), profiles=tuple(rows), n_tasks=len(tasks),
+        tasks_only_in_a=tuple(sorted(set(ta.task_names) - set(tasks))),
+        tasks_only_in_b=tuple(sorted(set(tb.task_names) - set(tasks))),
+        profiles_only_in_a=tuple(p for p in ta.profile_names if p not in profiles),
+        profiles_only_in_b=tuple(p for p in tb.profile_names if p not in profiles),
+        rule=(f"per profile, success and infra-error rates of A − B paired by task: 'equivalent' when "
+              f"the {100 - 200 * alpha:g} % interval lies within ±{margin * 100:g} points (TOST), "
+              f"'different' when Holm-adjusted p < {alpha:g} (success: paired t; infra errors: "
+              "sign-flip permutation); reproduced = all equivalent"),
+        warnings=tuple(sa.warnings + sb.warnings))
+
+
+def compare_cells(ca: CellCounts, cb: CellCounts, profiles: list[str], margin: float,
+                  alpha: float) -> tuple[list[CompareRow], str]:
+    """Rows and status for two sweeps' counts over the same tasks and profiles (same order)."""
     single = bool((ca.n[ca.n > 0] == 1).all() and (cb.n[cb.n > 0] == 1).all())
     sa_r, sb_r, ia_r, ib_r = ca.success_rates(), cb.success_rates(), ca.infra_rates(), cb.infra_rates()
     raw = []
@@ -107,20 +127,7 @@ def compare_sweeps(sa: Sweep, sb: Sweep, margin: float = DEFAULT_MARGIN, alpha: 
     verdicts = [v for r in rows for v in (r.success_verdict, r.infra_verdict)]
     status = ("different" if DIFFERENT in verdicts else
               "reproduced" if all(v == EQUIVALENT for v in verdicts) else "inconclusive")
-    return CompareDoc(
-        a=tuple(str(d) for d in sa.dirs), b=tuple(str(d) for d in sb.dirs),
-        manifest_diff=tuple(manifest_diff(sa.manifest, sb.manifest)),
-        margin=margin, margin_points=margin * 100, alpha=alpha, status=status, exit_code=EXIT[status],
-        capacity=_capacity(ca, cb, margin, alpha), profiles=tuple(rows), n_tasks=len(tasks),
-        tasks_only_in_a=tuple(sorted(set(ta.task_names) - set(tasks))),
-        tasks_only_in_b=tuple(sorted(set(tb.task_names) - set(tasks))),
-        profiles_only_in_a=tuple(p for p in ta.profile_names if p not in profiles),
-        profiles_only_in_b=tuple(p for p in tb.profile_names if p not in profiles),
-        rule=(f"per profile, success and infra-error rates of A − B paired by task: 'equivalent' when "
-              f"the {100 - 200 * alpha:g} % interval lies within ±{margin * 100:g} points (TOST), "
-              f"'different' when Holm-adjusted p < {alpha:g} (success: paired t; infra errors: "
-              "sign-flip permutation); reproduced = all equivalent"),
-        warnings=tuple(sa.warnings + sb.warnings))
+    return rows, status
 
 
 def _mean(v: np.ndarray) -> float | None:

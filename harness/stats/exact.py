@@ -51,9 +51,10 @@ def compare_counts(events_a: int, n_a: int, events_b: int, n_b: int,
         test = "fisher_exact"
         p = float(stats.fisher_exact(table, alternative="two-sided").pvalue)
         pl = float(stats.fisher_exact(table, alternative="less").pvalue)
-    kind = "conditional" if n_a + n_b <= CONDITIONAL_OR_MAX else "sample"
+    conditional = n_a + n_b <= CONDITIONAL_OR_MAX
+    kind = "conditional" if conditional else "sample"
     try:
-        res = odds_ratio(table, kind=kind)
+        res = odds_ratio(table, kind="conditional" if conditional else "sample")
         ci = res.confidence_interval(confidence_level=confidence)
         est, low, high = float(res.statistic), float(ci.low), float(ci.high)
     except (ValueError, ZeroDivisionError, FloatingPointError):

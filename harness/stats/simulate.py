@@ -68,10 +68,10 @@ def population(success_shift: list[float], infra_rate: list[float], seed: int = 
 
 
 def sample(pop: Population, rng: np.random.Generator, n_tasks: int, repeats: int,
-           rho: float = 0.0, unequal: bool = False) -> CellCounts:
-    """Counts for ``n_tasks`` tasks drawn from the population, ``repeats`` trials per cell
-    (1..repeats, per task, when ``unequal``)."""
-    idx = rng.integers(0, pop.success.shape[0], n_tasks)
+           rho: float = 0.0, unequal: bool = False, tasks: np.ndarray | None = None) -> CellCounts:
+    """Counts for ``n_tasks`` tasks drawn from the population (or the given ``tasks``),
+    ``repeats`` trials per cell (1..repeats, per task, when ``unequal``)."""
+    idx = rng.integers(0, pop.success.shape[0], n_tasks) if tasks is None else tasks
     s, q = pop.success[idx], pop.infra[idx]
     n_prof = s.shape[1]
     k = (rng.integers(1, repeats + 1, n_tasks) if unequal else np.full(n_tasks, repeats))

@@ -56,7 +56,7 @@ class CellCounts:
 
     @property
     def failed(self) -> np.ndarray:
-        return self.n - self.passed - self.infra
+        return np.asarray(self.n - self.passed - self.infra)
 
     def success_rates(self) -> np.ndarray:
         """Per-task success rate, infra errors counted as failures; NaN where no trials."""
