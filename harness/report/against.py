@@ -19,7 +19,6 @@ from harness.stats.equivalence import (
 )
 from harness.stats.exact import compare_counts
 from harness.stats.paired import (
-    SIGN_FLIP,
     PairedResult,
     holm,
     mover_difference,
@@ -70,7 +69,7 @@ def comparisons(counts: CellCounts, names: list[str], b: int, margin: float, alp
             success_excluding_infra_diff_ci=(px.ci_low, px.ci_high), success_excluding_infra_p=px.p,
             infra_diff=pi.diff, infra_diff_se=pi.se, infra_diff_ci=infra_interval(i[:, j], i[:, b], alpha),
             infra_p_paired=flip.p, infra_p_paired_holm=NAN,
-            infra_paired_test=SIGN_FLIP + ("" if flip.exact else " (Monte Carlo)"),
+            infra_paired_test=flip.describe(),
             infra_lower_p=flip.p_less,
             infra_p=ex.p, infra_test=ex.test + " (trial-level reference)",
             infra_odds_ratio=ex.odds_ratio, infra_odds_ratio_ci=(ex.or_ci_low, ex.or_ci_high),

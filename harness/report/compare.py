@@ -18,7 +18,7 @@ from harness.report.build import DEFAULT_MARGIN, check_margin
 from harness.report.document import CompareDoc, CompareRow
 from harness.report.load import Sweep, load_dirs
 from harness.stats.equivalence import DIFFERENT, EQUIVALENT, tost, verdict
-from harness.stats.paired import SIGN_FLIP, holm, paired_difference, sign_flip_test
+from harness.stats.paired import holm, paired_difference, sign_flip_test
 from harness.stats.power import estimate_components
 from harness.stats.table import CellCounts
 
@@ -115,7 +115,7 @@ def compare_cells(ca: CellCounts, cb: CellCounts, profiles: list[str], margin: f
             infra_a=_mean(ia_r[:, j]), infra_b=_mean(ib_r[:, j]), infra_diff=pi.diff,
             infra_diff_ci=infra_interval(ia_r[:, j], ib_r[:, j], alpha), infra_p=flip.p,
             infra_p_holm=float("nan"), infra_tost_ci=(ti.ci_low, ti.ci_high),
-            infra_tost_equivalent=ti.equivalent, infra_test=SIGN_FLIP, infra_verdict=""))
+            infra_tost_equivalent=ti.equivalent, infra_test=flip.describe(), infra_verdict=""))
     adj = holm([r.success_p for r in raw] + [r.infra_p for r in raw])
     rows = []
     for k, r in enumerate(raw):

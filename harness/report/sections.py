@@ -147,7 +147,8 @@ def _iso(t: float) -> str | None:
 
 def drift(table: TrialTable) -> Drift:
     cell = table.task.astype(np.int64) * len(table.profile_names) + table.profile
-    test = ("partial F test of the group in a linear probability model with (task, profile) "
+    test = ("partial F test (a within-cell permutation test up to 5,000 trials) of the group in a "
+            "linear probability model with (task, profile) "
             "fixed effects: outcome shifts beyond what the task and profile explain")
     blocks = hosts = None
     note = None

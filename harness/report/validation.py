@@ -183,7 +183,7 @@ def drift_size(sims: int, n: int, k: int, key: str, seed: int) -> Check:
         g = group_drift(block, 5, cat.astype(np.int8), cell)
         p = g.success_p if key == "success" else g.infra_p
         hits += np.isfinite(p) and p < ALPHA
-    return _check(f"size, drift F ({key}), {n} tasks × {k}, 5 blocks", *SIZE, hits, sims)
+    return _check(f"size, drift within-cell permutation ({key}), {n} tasks × {k}, 5 blocks", *SIZE, hits, sims)
 
 
 def omega_bias(sims: int, n: int, seed: int) -> Check:
@@ -226,8 +226,11 @@ def plan_power(sims: int, delta: float, omega2: float, base: float, k: int, fami
         ps = np.concatenate([[r.p], rng.random(family - 1)])
         hits += holm(ps)[0] < ALPHA
     kind = "normal d, n small" if normal else f"binary, K={k}"
+    # n is whole: at small n the power at the printed n can exceed 80 % by a step; the target is
+    # the noncentral-t power at that n (≥ 80 %), ± 2 points
+    want = float(plan["power_at_tasks_needed"])
     return _check(f"power at printed n={n} (δ={delta * 100:g} pts, {kind}, family {family})",
-                  "80 ± 2 %", 0.78, 0.82, hits, sims)
+                  f"{want * 100:.1f} ± 2 %", want - 0.02, want + 0.02, hits, sims)
 
 
 def compare_exits(sims: int, n: int, k: int, seed: int, margin: float = 0.03) -> list[Check]:
