@@ -183,7 +183,8 @@ def drift_size(sims: int, n: int, k: int, key: str, seed: int) -> Check:
         g = group_drift(block, 5, cat.astype(np.int8), cell)
         p = g.success_p if key == "success" else g.infra_p
         hits += np.isfinite(p) and p < ALPHA
-    return _check(f"size, drift within-cell permutation ({key}), {n} tasks × {k}, 5 blocks", *SIZE, hits, sims)
+    return _check(f"size, drift within-cell permutation ({key}), {n} tasks × {k}, 5 blocks", *SIZE,
+                  hits, sims)
 
 
 def omega_bias(sims: int, n: int, seed: int) -> Check:

@@ -17,7 +17,6 @@ from scipy import stats
 
 from harness.stats.table import INFRA_ERROR, PASSED
 
-
 # Up to this many trials the test is a within-cell permutation test (exact), above it the F
 # test (whose reference distribution is then close).
 PERMUTE_MAX_TRIALS = 5_000
