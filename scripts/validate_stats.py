@@ -35,7 +35,8 @@ def main() -> int:
             # the table is the output; with --json it goes to stderr and the JSON to stdout
             print(f"{'ok  ' if c.ok else 'MISS'} {c.name:<78} target {c.target:<12} observed "
                   f"{c.observed * 100:6.2f} % ± {c.mc_se * 100:.2f} ({c.sims} sims, "
-                  f"{time.perf_counter() - t:.0f} s)", flush=True, file=sys.stderr if args.json else sys.stdout)
+                  f"{time.perf_counter() - t:.0f} s)", flush=True,
+                  file=sys.stderr if args.json else sys.stdout)
     if args.json:
         json.dump([c.to_json() for c in results], sys.stdout, indent=1)
         print()
