@@ -164,12 +164,11 @@ def sign_flip_test(a: np.ndarray, b: np.ndarray) -> FlipResult:
         return FlipResult(min(1.0, two), less, greater, True, m)
     rng = np.random.default_rng(0x5EED)
     hits = np.zeros(3)
-    total = float(d.sum())
     for start in range(0, FLIP_DRAWS, 2000):
-        b = min(2000, FLIP_DRAWS - start)
+        draws = min(2000, FLIP_DRAWS - start)
         # one random bit per sign, drawn eight to a byte: Σ s_i d_i = Σ d − 2 Σ_{bit=1} d_i
-        bits = np.unpackbits(rng.integers(0, 256, (b, (m + 7) // 8), dtype=np.uint8), axis=1)[:, :m]
-        sums = total - 2.0 * (bits.astype(np.float64) @ d)
+        bits = np.unpackbits(rng.integers(0, 256, (draws, (m + 7) // 8), dtype=np.uint8), axis=1)[:, :m]
+        sums = t - 2.0 * (bits.astype(np.float64) @ d)
         at = np.abs(sums - t) <= tol
         at2 = np.abs(np.abs(sums) - abs(t)) <= tol
         hits += [(sums < t - tol).sum() + 0.5 * at.sum(), (sums > t + tol).sum() + 0.5 * at.sum(),
