@@ -260,9 +260,11 @@ def test_page_l_exact_with_ties_matches_brute_force() -> None:
     obs = float((ranks @ j).sum())
     perms = [list(itertools.permutations(row)) for row in ranks]
     vals = [sum(float(np.dot(p, j)) for p in combo) for combo in itertools.product(*perms)]
-    assert r is not None and r.L == obs
+    assert r is not None
+    assert obs == r.L
     assert r.p == pytest.approx(np.mean(np.array(vals) >= obs - 1e-9))
-    assert page_l(np.ones((5, 4))) is not None and page_l(np.ones((5, 4))).p == 1.0  # type: ignore[union-attr]
+    tied = page_l(np.ones((5, 4)))
+    assert tied is not None and tied.p == 1.0
 
 
 def test_noncentral_t_power_and_planning() -> None:
