@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from harness.report.document import Capacity
@@ -59,13 +61,24 @@ def from_variances(vs: list[float], vi: list[float], om: list[float], sg: list[f
         lo, hi = (mid, hi) if tost_power(v_s, n, 0.0, mid, alpha) < POWER else (lo, mid)
     reach = hi
     tasks = tost_tasks_needed(v_s, 0.0, margin, alpha, POWER)
+    if v_s <= 0:
+        # every per-task difference is equal: TOST falls back on the distribution-free bound
+        # (equivalence.tost), which needs (1 − margin)^n < α
+        reach = 1.0 - alpha ** (1.0 / n)
+        tasks = math.ceil(math.log(alpha) / math.log(1.0 - margin) + 1e-9)
     reps = (tost_repeats_needed(float(np.mean(om)), float(np.mean(sg)), float(np.mean(sg)), n, 0.0,
                                 margin, alpha, POWER) if om else None)
     ok = reach <= margin
+    infra = (f"; so is an infra-error difference under {mdd_i * 100:.1f} points." if v_i > 0 else
+             ". No task's infra-error rate differs between profiles here: the sweep says nothing "
+             "about infra-error differences.")
+    first = (f"With {n} tasks × {k} repeats, a true success difference under {mdd_s * 100:.1f} points is "
+             f"likely to go undetected ({POWER:.0%} power, two-sided, Holm over {m} primary tests){infra}"
+             if v_s > 0 else
+             f"With {n} tasks × {k} repeats, every per-task success difference is the same here: "
+             "the spread a test would need is not observed" + infra)
     summary = (
-        f"With {n} tasks × {k} repeats, a true success difference under {mdd_s * 100:.1f} points is "
-        f"likely to go undetected ({POWER:.0%} power, two-sided, Holm over {m} primary tests), and "
-        f"an infra-error difference under {mdd_i * 100:.1f} points.",
+        first,
         (f"Equivalence within ±{margin * 100:g} points can be shown ({POWER:.0%} power if the true "
          f"difference is 0): the smallest margin this n can confirm is ±{reach * 100:.1f} points."
          if ok else

@@ -250,6 +250,22 @@ def compare_exits(sims: int, n: int, k: int, seed: int, margin: float = 0.03) ->
                    "reported", 0.0, 1.0, counts["reproduced"], sims)]
 
 
+def band_power(sims: int, n: int, k: int, margin: float, seed: int) -> Check:
+    """Success flat at every limit, infra errors 5.8 % → 2.1 % from 2x: how often the band
+    recommends (power: no target), at a size the capacity line says can settle it."""
+    infra = [BASE_INFRA, 0.04, LOW_INFRA, LOW_INFRA, LOW_INFRA]
+    pop = _pop(infra, diff=[0.0] * 5)
+    rng, hits = np.random.default_rng(seed), 0
+    with _no_trial_reference():
+        for _ in range(sims):
+            c = sample(pop, rng, n, k)
+            comps = against.comparisons(c, NAMES, 0, margin, ALPHA, False)
+            rec = against.recommendation(comps, c, NAMES, list(MULTS), 0, margin, ALPHA)
+            hits += rec.verdict == "recommended"
+    return _check(f"band recommends, success flat, {n} × {k}, ±{margin * 100:g} pts (power)", "reported",
+                  0.0, 1.0, hits, sims)
+
+
 def band_article(sims: int, seed: int) -> Check:
     """The article-like sweep: 89 tasks × 3, infra 5.8 % → 2.1 %, success flat to 3x (the
     default margin): how often the band recommends (no target: what this n can settle)."""
@@ -308,5 +324,7 @@ def all_checks(scale: float = 1.0, quick: bool = False) -> list[Callable[[], Che
         lambda: plan_power(s(4000), 0.05, 0.02, 0.5, 3, 10, 25),
         lambda: plan_power(s(4000), 0.15, 0.02, 0.5, 1, 1, 26, normal=True),
         lambda: compare_exits(s(1000), 89, 3, 27),
+        lambda: compare_exits(s(500), 400, 10, 30),
         lambda: band_article(s(500), 28),
+        lambda: band_power(s(200), 400, 10, 0.03, 31),
     ]

@@ -129,6 +129,8 @@ class FlipResult:
         return 0.5 ** self.n_differ if self.n_differ else 1.0
 
     def describe(self) -> str:
+        if self.n_differ == 0:
+            return f"{SIGN_FLIP}: no task differs, p = 1"
         how = "exact" if self.exact else f"{FLIP_DRAWS} seeded draws"
         s = f"{SIGN_FLIP}, mid-p ({how}; {self.n_differ} tasks differ)"
         if self.min_p > 0.01:
