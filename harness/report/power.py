@@ -31,17 +31,17 @@ def power_plan(omega2: float | None, sigma2: float | None, base_rate: float | No
     if base_rate is not None and not 0 < base_rate < 1:
         raise UsageError(f"--base-rate {base_rate:g}: must be between 0 and 1", "give e.g. --base-rate 0.5")
     doc: dict[str, Any] = {"alpha": alpha, "power": power, "two_sided": True, "source": "flags"}
+    sigma_source = "--sigma2"
     if pilot:
         est = estimate_from_pilot(pilot, baseline)
         doc |= {"source": f"pilot {' '.join(map(str, pilot))}", "pilot": est}
         omega2 = est["omega2"] if omega2 is None else omega2
         if sigma2 is None and base_rate is None:
-            sigma2 = est["sigma2"]
+            sigma2, sigma_source = est["sigma2"], "pilot"
         repeats = repeats or est["repeats"]
         family = family or 2 * len(est["pairs"])
     if omega2 is None:
         raise UsageError("--omega2 is missing", "give --omega2 (e.g. 0.11) or --pilot DIR to estimate it")
-    sigma_source = "--sigma2"
     if sigma2 is None:
         if base_rate is None:
             raise UsageError("σ² (trial-to-trial variance within a task) is missing; leaving it out "
@@ -50,8 +50,6 @@ def power_plan(omega2: float | None, sigma2: float | None, base_rate: float | No
                              "--sigma2 S, or --pilot DIR")
         sigma2 = pw.bernoulli_sigma2(base_rate)
         sigma_source = f"--base-rate {base_rate:g}: σ² = p(1 − p), an upper bound"
-    elif pilot and sigma_source == "--sigma2" and sigma2 == doc.get("pilot", {}).get("sigma2"):
-        sigma_source = "pilot"
     repeats = repeats or 1
     family = family or DEFAULT_FAMILY
     if omega2 < 0 or sigma2 < 0 or repeats < 1 or family < 1:
