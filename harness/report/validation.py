@@ -42,11 +42,12 @@ class Check:
 
     @property
     def ok(self) -> bool:
-        return self.low <= self.observed <= self.high
+        return bool(self.low <= self.observed <= self.high)
 
     def to_json(self) -> dict[str, object]:
-        return {"check": self.name, "target": self.target, "observed": self.observed,
-                "mc_se": self.mc_se, "sims": self.sims, "ok": self.ok}
+        return {"check": self.name, "target": self.target, "low": float(self.low), "high": float(self.high),
+                "observed": float(self.observed), "mc_se": float(self.mc_se), "sims": int(self.sims),
+                "ok": self.ok}
 
 
 def _check(name: str, target: str, low: float, high: float, hits: float, sims: int) -> Check:
