@@ -18,5 +18,4 @@ def test_validation_subset(k: int) -> None:
     got = CHECKS[k]()
     for c in got if isinstance(got, list) else [got]:
         assert isinstance(c, Check)
-        slack = 3 * c.mc_se
-        assert c.low - slack <= c.observed <= c.high + slack, c
+        assert c.within(3.0), c

@@ -42,7 +42,12 @@ class Check:
 
     @property
     def ok(self) -> bool:
-        return bool(self.low <= self.observed <= self.high)
+        return self.within(0.0)
+
+    def within(self, ses: float) -> bool:
+        """Inside the target widened by ``ses`` Monte Carlo standard errors (small runs)."""
+        slack = ses * self.mc_se
+        return bool(self.low - slack <= self.observed <= self.high + slack)
 
     def to_json(self) -> dict[str, object]:
         return {"check": self.name, "target": self.target, "low": float(self.low), "high": float(self.high),
