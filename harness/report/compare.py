@@ -158,33 +158,34 @@ def _capacity(ca: CellCounts, cb: CellCounts, margin: float, alpha: float) -> tu
                                    alpha).summary
 
 
-def render_compare(report: CompareDoc, fmt: str = "simple") -> str:
+def render_compare(doc: CompareDoc, fmt: str = "simple") -> str:
     from tabulate import tabulate
 
     from harness.report.render import ci, pct, pts, pval
 
-    doc = report.to_json()
-    out = [f"What this n can settle: {line}" for line in doc["capacity"]]
-    if doc["manifest_diff"]:
+    out = [f"What this n can settle: {line}" for line in doc.capacity]
+    if doc.manifest_diff:
         out.append("Set-up differences (manifest fields that differ; they explain a score difference first):")
-        out.append(tabulate([[d["field"], _short(d["a"]), _short(d["b"])] for d in doc["manifest_diff"]],
+        out.append(tabulate([[d["field"], _short(d["a"]), _short(d["b"])] for d in doc.manifest_diff],
                             ["field", "A", "B"], tablefmt=fmt, disable_numparse=True))
     else:
         out.append("Set-up: the manifests agree (apart from ids and times).")
     out.append("")
-    rows = [[r["profile"], r["n_tasks"], pct(r["success_a"]), pct(r["success_b"]), pts(r["success_diff"]),
-             ci(r["success_diff_ci"], True), pval(r["success_p_holm"]), r["success_verdict"],
-             pts(r["infra_diff"]), ci(r["infra_diff_ci"], True), pval(r["infra_p_holm"]), r["infra_verdict"]]
-            for r in doc["profiles"]]
+    rows = [[r.profile, r.n_tasks, pct(r.success_a), pct(r.success_b), pts(r.success_diff),
+             ci(r.success_diff_ci, True), pval(r.success_p_holm), r.success_verdict,
+             pts(r.infra_diff), ci(r.infra_diff_ci, True), pval(r.infra_p_holm), r.infra_verdict]
+            for r in doc.profiles]
     out.append(tabulate(rows, ["profile", "tasks", "success A %", "B %", "Δ", "95% CI", "p Holm", "success",
                                "Δ infra", "95% CI", "p Holm", "infra"], tablefmt=fmt, disable_numparse=True))
     out.append("")
-    for k in ("tasks_only_in_a", "tasks_only_in_b", "profiles_only_in_a", "profiles_only_in_b"):
-        if doc[k]:
-            more = " …" if len(doc[k]) > 20 else ""
-            out.append(f"{k.replace('_', ' ')}: {', '.join(doc[k][:20])}{more}")
-    out.extend(f"warning: {w}" for w in doc["warnings"])
-    out.append(f"Verdict: {doc['status'].upper()} (margin ±{doc['margin_points']:g} points). {doc['rule']}.")
+    for label, names in (("tasks only in a", doc.tasks_only_in_a), ("tasks only in b", doc.tasks_only_in_b),
+                         ("profiles only in a", doc.profiles_only_in_a),
+                         ("profiles only in b", doc.profiles_only_in_b)):
+        if names:
+            more = " …" if len(names) > 20 else ""
+            out.append(f"{label}: {', '.join(names[:20])}{more}")
+    out.extend(f"warning: {w}" for w in doc.warnings)
+    out.append(f"Verdict: {doc.status.upper()} (margin ±{doc.margin_points:g} points). {doc.rule}.")
     return "\n".join(out) + "\n"
 
 
