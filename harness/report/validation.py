@@ -240,6 +240,26 @@ def plan_power(sims: int, delta: float, omega2: float, base: float, k: int, fami
                   f"{want * 100:.1f} ± 2 %", want - 0.02, want + 0.02, hits, sims)
 
 
+def readme_power(sims: int, seed: int) -> Check:
+    """README's example: `harness power --omega2 0.1111 --base-rate 0.5 --delta 3` (K = 1,
+    family 10), run on single binary trials whose per-task rates give ω² = 1/9 around 0.5:
+    σ² = p(1 − p) is an upper bound there, so the power delivered is at least 80 %."""
+    delta, omega2 = 0.03, 0.1111
+    plan = power_plan(omega2, None, 0.5, delta, 1, None, ALPHA, 0.8, None, [], "1x")
+    n = int(plan["tasks_needed"])
+    u = math.sqrt(omega2) / 2
+    pa = np.array([0.5 + delta / 2 + u, 0.5 + delta / 2 - u])
+    pb = np.array([0.5 - delta / 2 - u, 0.5 - delta / 2 + u])
+    rng, hits = np.random.default_rng(seed), 0
+    for _ in range(sims):
+        side = rng.integers(0, 2, n)
+        d = rng.binomial(1, pa[side]) - rng.binomial(1, pb[side]).astype(float)
+        r = paired_difference(d, np.zeros(n), ALPHA, single_trial=True)
+        hits += holm(np.concatenate([[r.p], rng.random(plan["family"] - 1)]))[0] < ALPHA
+    return _check(f"power of README's `harness power` example, n={n} (binary, K=1, family 10)", "≥ 80 %",
+                  0.8, 1.0, hits, sims)
+
+
 def compare_exits(sims: int, n: int, k: int, seed: int, margin: float = 0.03) -> list[Check]:
     """Two sweeps of the same truth: how often compare exits 0 / 1 / 3."""
     pop = _pop([BASE_INFRA, LOW_INFRA, LOW_INFRA], shift=[0.0, 0.0, 0.3])
@@ -329,6 +349,7 @@ def all_checks(scale: float = 1.0, quick: bool = False) -> list[Callable[[], Che
         lambda: plan_power(s(4000), 0.10, 0.04, 0.5, 1, 10, 24),
         lambda: plan_power(s(4000), 0.05, 0.02, 0.5, 3, 10, 25),
         lambda: plan_power(s(4000), 0.15, 0.02, 0.5, 1, 1, 26, normal=True),
+        lambda: readme_power(s(2000), 32),
         lambda: compare_exits(s(1000), 89, 3, 27),
         lambda: compare_exits(s(500), 400, 10, 30),
         lambda: band_article(s(500), 28),
