@@ -116,7 +116,7 @@ def calibrate_band(candidates: list[BandCandidate], alpha: float, margin: float,
         passed.append(c)
     tested = tuple(c.profile for c in passed) + ((stop.profile,) if stop else ())
     untested = [c.profile for c in ranked if c.profile not in tested]
-    could = stop is not None and not c_different(stop) and bool(
+    could = stop is not None and not _different(stop) and bool(
         (np.isfinite(stop.infra_lower_p) and stop.infra_lower_p < alpha)
         or (np.isfinite(stop.infra_diff) and stop.infra_diff < 0))
     why = "" if stop is None else _why(stop, alpha, baseline, pts)
@@ -140,14 +140,14 @@ def calibrate_band(candidates: list[BandCandidate], alpha: float, margin: float,
                 (), tested)
 
 
-def c_different(c: BandCandidate) -> bool:
+def _different(c: BandCandidate) -> bool:
     return c.success_verdict == DIFFERENT
 
 
 def _why(c: BandCandidate, alpha: float, baseline: str, pts: str) -> str:
     parts = []
     if not c.success_equivalent:
-        parts.append(f"success differs from {baseline}" if c_different(c)
+        parts.append(f"success differs from {baseline}" if _different(c)
                      else f"success not shown within {pts} of {baseline}")
     if not (np.isfinite(c.infra_lower_p) and c.infra_lower_p < alpha):
         parts.append(f"infra errors not significantly lower than {baseline}")
