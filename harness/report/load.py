@@ -23,6 +23,8 @@ import orjson
 
 from harness.errors import ResultsError
 from harness.record import CATEGORY_OF_OUTCOME, OUTCOMES
+from harness.report import column_cache
+from harness.report.column_cache import Columns
 from harness.results import store
 from harness.stats.table import CATEGORIES, TrialTable
 
@@ -45,32 +47,24 @@ class Sweep:
         return self.manifests[0]
 
 
-@dataclass
-class _Columns:
-    trial_id: list[str] = field(default_factory=list)
-    task: list[str] = field(default_factory=list)
-    profile: list[str] = field(default_factory=list)
-    host: list[str] = field(default_factory=list)
-    category: bytearray = field(default_factory=bytearray)
-    started: list[float] = field(default_factory=list)
-    multipliers: dict[str, tuple[Any, Any]] = field(default_factory=dict)
-    reasons: dict[tuple[str, str], int] = field(default_factory=dict)
-    line_offset: int = 0  # lines before this range (for messages), filled by the caller
-
-
 def load_dirs(dirs: list[Path], workers: int | None = None) -> Sweep:
     """Read ``dirs`` as one sweep; raise ResultsError naming what is wrong, where, and the fix."""
     if not dirs:
         raise ResultsError("no result directory given", "give one or more directories `harness sweep` wrote")
     dirs = expand_dirs([Path(d) for d in dirs])
     manifests, warnings = _check_manifests(dirs)
-    parts: list[_Columns] = []
+    parts: list[Columns] = []
     for d in dirs:
         path = d / store.TRIALS_FILE
         if not path.exists():
             raise ResultsError(f"{d}: no {store.TRIALS_FILE}",
                                "give a directory that `harness sweep` wrote (the sweep may not have started)")
-        cols = _read_file(path, workers)
+        cols = column_cache.load(path)
+        if cols is None:
+            stamp = column_cache.stamp_of(path)
+            cols = _read_file(path, workers)
+            if cols.task:
+                column_cache.save(path, cols, stamp)
         if not cols.task:
             raise ResultsError(f"{path}: holds no complete trial record",
                                "run or resume the sweep first (`harness sweep --resume`)")
@@ -116,7 +110,7 @@ def _check_manifests(dirs: list[Path]) -> tuple[list[dict[str, Any]], list[str]]
     return manifests, warnings
 
 
-def _read_file(path: Path, workers: int | None) -> _Columns:
+def _read_file(path: Path, workers: int | None) -> Columns:
     size = path.stat().st_size
     n = workers if workers is not None else min(os.cpu_count() or 1, 8)
     if size < PARALLEL_MIN_BYTES or n <= 1:
@@ -155,9 +149,9 @@ def _split(path: Path, size: int, pieces: int) -> list[tuple[int, int, int]]:
     return [(a, b, lb) for a, b, lb in zip(cuts[:-1], cuts[1:], lines_before, strict=True) if b > a]
 
 
-def _parse_range(path_str: str, start: int, end: int, line_offset: int) -> _Columns:
+def _parse_range(path_str: str, start: int, end: int, line_offset: int) -> Columns:
     path = Path(path_str)
-    cols = _Columns(line_offset=line_offset)
+    cols = Columns(line_offset=line_offset)
     loads, cat_code = orjson.loads, _CAT_CODE
     with open(path, "rb") as f:
         f.seek(start)
@@ -226,7 +220,7 @@ def _epoch(value: Any) -> float:
         return float("nan")
 
 
-def _assemble(dirs: list[Path], manifests: list[dict[str, Any]], parts: list[_Columns],
+def _assemble(dirs: list[Path], manifests: list[dict[str, Any]], parts: list[Columns],
               warnings: list[str]) -> Sweep:
     seen: dict[str, int] = {}
     mults: dict[str, tuple[Any, Any]] = {}
@@ -266,7 +260,7 @@ def _intern(values: list[str]) -> tuple[list[str], np.ndarray]:
     return names, np.fromiter(map(index.__getitem__, values), dtype=np.int64, count=len(values))
 
 
-def _duplicate(dirs: list[Path], parts: list[_Columns], i: int) -> None:
+def _duplicate(dirs: list[Path], parts: list[Columns], i: int) -> None:
     where: dict[str, int] = {}
     for j, c in enumerate(parts[: i + 1]):
         for t in c.trial_id:
