@@ -41,7 +41,8 @@ def inside(n: int) -> dict[str, dict[str, float]]:
     }
     results = {name: timed(fn, n) for name, fn in cases.items()}
     with Workspace.open("bench") as ws:
-        spec = RunSpec(command=["true"], limits=LimitSettings(memory_guarantee=64 << 20, memory_max=64 << 20))
+        limits = LimitSettings(memory_guarantee_bytes=64 << 20, memory_max_bytes=64 << 20)
+        spec = RunSpec(command=["true"], limits=limits)
         results["in-process trial of `true` (run_trial)"] = timed(lambda: run_trial(ws, spec), n)
     return {k: {"median_ms": 1000 * statistics.median(v), "min_ms": 1000 * min(v), "n": len(v)}
             for k, v in results.items()}

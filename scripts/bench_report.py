@@ -20,11 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.record import RunRecord
 from harness.report.build import build_report
 from harness.report.load import load_dirs
 from harness.report.render import render_text
 from harness.results.store import MANIFEST_FILE, TRIALS_FILE, write_json_atomic
+from harness.schema.record import RunRecord
 
 PROFILES = [("1x", 1.0), ("1.5x", 1.5), ("2x", 2.0), ("3x", 3.0), ("5x", 5.0), ("uncapped", None)]
 
@@ -39,7 +39,7 @@ def template() -> dict:
                      pressure={"cpu": {"some": 1, "full": 2}, "memory": {"some": 1, "full": 2}},
                      limits={"memory.max": "536870912", "memory.low": "268435456",
                              "cpu.max": "200000 100000"},
-                     cgroup="/sys/fs/cgroup/harness/trial").to_dict()
+                     cgroup="/sys/fs/cgroup/harness/trial").to_json()
     return {**base, "verifier": dict(base), "agent_outcome": "passed", "seed": 1, "sweep_id": "bench-1"}
 
 

@@ -12,9 +12,10 @@ import click
 from harness.cli.common import errors_exit, say
 from harness.cli.options import backend_options
 from harness.errors import UsageError
-from harness.limits import DEFAULT_PIDS_MAX, LimitSettings
-from harness.record import EXIT_HARNESS, RunRecord
-from harness.units import Amount, parse_cpu_amount, parse_cpus, parse_memory_amount, parse_size
+from harness.exits import ExitStatus, killed_by
+from harness.limits import DEFAULT_PIDS_MAX, LimitSettings, as_protection
+from harness.schema.record import RunRecord
+from harness.units import Amount, is_unlimited, parse_cpu_amount, parse_cpus, parse_memory_amount, parse_size
 
 
 def limits_from_flags(memory: str | None, memory_guarantee: str, memory_limit: str,
@@ -35,11 +36,12 @@ def limits_from_flags(memory: str | None, memory_guarantee: str, memory_limit: s
         return None if value is None else int(value)
 
     return LimitSettings(
-        memory_guarantee=mem(g), protection=protection, memory_max=mem(m), memory_high=mem(h),
-        swap_max=None if swap == "max" else (0 if swap == "0" else parse_size(swap, "--swap")),
-        oom_group=oom_group, cpu_limit=None if c is None else c.resolve(declared_cpus),
-        declared_cpus=declared_cpus,
-        pids_max=None if pids_max == "max" else _positive_int(pids_max, "--pids-max"),
+        memory_guarantee_bytes=mem(g), protection=as_protection(protection), memory_max_bytes=mem(m),
+        memory_high_bytes=mem(h),
+        swap_max_bytes=None if is_unlimited(swap) else (0 if swap == "0" else parse_size(swap, "--swap")),
+        oom_group=oom_group, cpu_max_cpus=None if c is None else c.resolve(declared_cpus),
+        declared_cpus=declared_cpus, declared_memory_bytes=declared,
+        pids_max=None if is_unlimited(pids_max) else _positive_int(pids_max, "--pids-max"),
     )
 
 
@@ -90,7 +92,7 @@ def run(command: tuple[str, ...], backend: str, cgroup_root: Path | None, as_jso
     """
     from harness.backends.choose import backend_label, resolve_backend, run_in_uml
 
-    with errors_exit(EXIT_HARNESS):
+    with errors_exit(ExitStatus.HARNESS):
         limits = limits_from_flags(**flags)  # type: ignore[arg-type]
         chosen = resolve_backend(backend, cgroup_root)
         if chosen == "uml":
@@ -106,16 +108,16 @@ def run(command: tuple[str, ...], backend: str, cgroup_root: Path | None, as_jso
             rec = _run_native(list(command), limits, timeout, grace, cgroup_root, as_json, backend_label())
         except KeyboardInterrupt:
             # The trial cgroup was killed and removed on the way out; no record is written.
-            status = 128 + (received[0] if received else signal.SIGINT)
+            status = killed_by(received[0] if received else signal.SIGINT)
             say(f"harness: interrupted; the trial was killed (exit {status})")
             sys.exit(status)
     if record is not None:
         from harness.results.store import TrialLog
 
-        with errors_exit(EXIT_HARNESS), TrialLog(record) as log:
-            log.append(rec.to_dict())
+        with errors_exit(ExitStatus.HARNESS), TrialLog(record) as log:
+            log.append(rec.to_json())
     if as_json:
-        click.echo(json.dumps(rec.to_dict(), indent=2))
+        click.echo(json.dumps(rec.to_json(), indent=2))
     else:
         say(_summary(rec))
     sys.exit(rec.exit_code)

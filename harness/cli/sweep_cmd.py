@@ -13,12 +13,10 @@ import click
 from harness.cli.common import errors_exit, fail, print_json, say
 from harness.cli.options import backend_options
 from harness.errors import HarnessError, UsageError
+from harness.exits import ExitStatus, status_for
 
 if TYPE_CHECKING:
-    from harness.sweep.execute import SweepSettings
-
-EXIT_BAD_INPUT = 2
-EXIT_INTERRUPTED = 130
+    from harness.schema.settings import SweepSettings
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
@@ -62,7 +60,7 @@ def sweep(suite: Path | None, out_dir: Path | None, resume_dir: Path | None, pro
     from harness.backends.choose import backend_label, resolve_backend, run_in_uml
     from harness.sweep import execute
 
-    with errors_exit(EXIT_BAD_INPUT):
+    with errors_exit(ExitStatus.BAD_INPUT):
         settings = None
         if resume_dir is None:
             settings = _settings(suite, out_dir, profiles, cpu_profiles, sweep_file, repeats, seed,
@@ -70,7 +68,7 @@ def sweep(suite: Path | None, out_dir: Path | None, resume_dir: Path | None, pro
         elif suite is not None or out_dir is not None:
             raise UsageError("--resume takes the result directory alone",
                              "drop SUITE and --out: the manifest holds the sweep's settings")
-    with errors_exit(125):
+    with errors_exit(ExitStatus.HARNESS):
         chosen = resolve_backend(backend, cgroup_root)
     if chosen == "uml":
         sys.exit(run_in_uml(sys.argv[1:]))
@@ -81,12 +79,8 @@ def sweep(suite: Path | None, out_dir: Path | None, resume_dir: Path | None, pro
         else:
             assert settings is not None and out_dir is not None
             result = execute.start(settings, out_dir, backend_label(), cgroup_root)
-    except execute.SweepInterrupted as e:
-        fail(e, EXIT_INTERRUPTED)
-    except UsageError as e:
-        fail(e, EXIT_BAD_INPUT)
     except HarnessError as e:
-        fail(e, 125)
+        fail(e, status_for(e))
     if as_json:
         print_json({"out": str(result.out_dir), "planned": result.planned, "done": result.done,
                     "counts": result.counts, "complete": result.complete})
@@ -99,8 +93,8 @@ def _settings(suite: Path | None, out_dir: Path | None, profiles: str | None, cp
               sweep_file: Path | None, repeats: int | None, seed: int | None, concurrency: int | None,
               agent: str | None, tasks: str | None, shard: str | None,
               keep_workdirs: bool) -> SweepSettings:
+    from harness.schema.settings import SweepSettings
     from harness.sweep.agent import ORACLE
-    from harness.sweep.execute import SweepSettings
     from harness.sweep.plan import parse_shard
     from harness.sweep.profiles import load_sweep_file, parse_profiles
 
@@ -123,9 +117,10 @@ def _settings(suite: Path | None, out_dir: Path | None, profiles: str | None, cp
     if seed is not None:
         kwargs["seed"] = seed
     return SweepSettings(
-        suite=suite.resolve(), profiles=list(chosen),
+        suite=suite.resolve(), profiles=tuple(chosen),
         repeats=repeats or (file.repeats if file and file.repeats else 3),
         concurrency=concurrency or (file.concurrency if file and file.concurrency else 1),
-        agent=agent or ORACLE, tasks=[t.strip() for t in tasks.split(",") if t.strip()] if tasks else None,
+        agent=agent or ORACLE,
+        tasks=tuple(t.strip() for t in tasks.split(",") if t.strip()) if tasks else None,
         shard=shard, keep_workdirs=keep_workdirs, **kwargs,
     )
