@@ -30,7 +30,7 @@ class ExitStatus(IntEnum):
 
 def killed_by(signum: int) -> int:
     """The status of a process killed by ``signum`` (128+N)."""
-    return ExitStatus.SIGNAL_BASE + signum
+    return int(ExitStatus.SIGNAL_BASE) + int(signum)
 
 
 def status_for(error: BaseException, harness_default: ExitStatus = ExitStatus.HARNESS) -> int:

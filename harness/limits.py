@@ -3,8 +3,8 @@ from a profile (`Profile.resolve`) or `harness run`'s flags to the runner and th
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Literal
 
 from harness.errors import UsageError
 
@@ -76,9 +76,6 @@ class LimitSettings:
         out["cpu.weight"] = str(cpu_weight_for(self.declared_cpus))
         out["pids.max"] = "max" if self.pids_max is None else str(self.pids_max)
         return out
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def _bytes(value: int | None, none: str = "max") -> str:

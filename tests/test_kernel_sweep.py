@@ -49,7 +49,8 @@ def test_spike_is_an_infra_error_at_1x_and_passes_at_3x(kernel, shared_tmp):
 def test_sigkill_midway_then_resume_runs_exactly_the_missing_trials(kernel, shared_tmp):
     suite = shared_tmp / "suite"
     for name in ("a", "b", "c"):
-        write_task(suite, name, "sleep 0.6; echo ok > result")
+        # long enough that the kill lands in an agent phase even on a loaded machine
+        write_task(suite, name, "sleep 1.5; echo ok > result")
     out = shared_tmp / "out"
     trials = out / "trials.jsonl"
     sweep = (f"{kernel.python} -m harness sweep {suite} --out {out} --profiles 1x,3x --repeats 2 --seed 5")

@@ -121,9 +121,10 @@ class Workspace:
         return [c for c in self.session.children() if c.path.name != SUPERVISOR]
 
     def kill_trials(self) -> None:
-        """Kill every running trial (Ctrl-C): their runners then measure and remove them."""
+        """Kill every running trial (Ctrl-C): their runners then measure and remove them.
+        A trial that ends meanwhile may vanish under us (ENOENT/ENODEV): nothing to kill."""
         for child in self.trials():
-            with contextlib.suppress(CgroupError):
+            with contextlib.suppress(CgroupError, OSError):
                 child.kill()
 
     def close(self) -> None:

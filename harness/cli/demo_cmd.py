@@ -33,23 +33,22 @@ def demo(out_dir: Path | None, repeats: int, seed: int, as_json: bool, fmt: str,
     On a host without usable cgroup v2 the trials run in user-mode Linux guests, one per
     core, each running a shard of the sweep.
     """
-    from harness.backends.choose import backend_label, resolve_backend
+    from harness.backends.backend import Native, choose
     from harness.demo_suite import demo_suite_path
     from harness.schema.settings import SweepSettings
-    from harness.sweep import execute
     from harness.sweep.profiles import default_profiles
 
     with errors_exit(ExitStatus.HARNESS):
-        chosen = resolve_backend(backend, cgroup_root)
+        chosen = choose(backend, cgroup_root)
     out_dir = out_dir or Path("results") / f"demo-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}"
     suite = demo_suite_path()
     cores = os.cpu_count() or 1
-    if chosen == "native":
+    if isinstance(chosen, Native):
         settings = SweepSettings(suite=suite, profiles=default_profiles(), repeats=repeats,
                                  seed=seed, concurrency=min(2, cores))
         say(f"harness demo: sweeping {suite.name} natively into {out_dir}")
         try:
-            execute.start(settings, out_dir, backend_label(), cgroup_root)
+            chosen.sweep(settings, out_dir)
         except HarnessError as e:
             fail(e, status_for(e))
         dirs = [out_dir]
@@ -69,15 +68,18 @@ def demo(out_dir: Path | None, repeats: int, seed: int, as_json: bool, fmt: str,
 
 
 def _run_in_guests(out_dir: Path, suite: Path, repeats: int, seed: int, shards: int) -> list[Path]:
-    from harness.backends.choose import guest_environment
+    from harness.backends.guest_commands import harness_command, sweep_argv
+    from harness.backends.protocol import guest_environment
     from harness.backends.uml_relay import run_many
+    from harness.schema.settings import SweepSettings
+    from harness.sweep.profiles import default_profiles
 
     out_dir = out_dir.resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     dirs = [out_dir / f"shard-{i}" for i in range(1, shards + 1)]
-    commands = [[sys.executable, "-m", "harness", "sweep", str(suite), "--out", str(d),
-                 "--shard", f"{i}/{shards}", "--seed", str(seed), "--repeats", str(repeats),
-                 "--backend", "native"] for i, d in enumerate(dirs, 1)]
+    commands = [harness_command(sweep_argv(
+        SweepSettings(suite=suite, profiles=default_profiles(), repeats=repeats, seed=seed,
+                      shard=f"{i}/{shards}"), d)) for i, d in enumerate(dirs, 1)]
     say(f"harness demo: no usable cgroup v2 here; {shards} user-mode Linux guest(s), one shard each, "
         f"into {out_dir}")
     with errors_exit(ExitStatus.HARNESS):

@@ -90,13 +90,16 @@ def run(command: tuple[str, ...], backend: str, cgroup_root: Path | None, as_jso
     125 the harness failed; 126 not executable; 127 not found; 128+N killed by
     signal N (137 for an OOM kill).
     """
-    from harness.backends.choose import backend_label, resolve_backend, run_in_uml
+    from harness.backends.backend import Native, Uml, choose
+    from harness.backends.guest_commands import run_argv
 
     with errors_exit(ExitStatus.HARNESS):
         limits = limits_from_flags(**flags)  # type: ignore[arg-type]
-        chosen = resolve_backend(backend, cgroup_root)
-        if chosen == "uml":
-            sys.exit(run_in_uml(sys.argv[1:]))
+        chosen = choose(backend, cgroup_root)
+        if isinstance(chosen, Uml):  # the guest prints the record and exits with the status
+            sys.exit(chosen.call(run_argv(command, limits, timeout=timeout, grace=grace,
+                                          cgroup_root=cgroup_root, as_json=as_json, record=record)))
+        assert isinstance(chosen, Native)
         received: list[int] = []
 
         def on_term(signum: int, frame: object) -> None:
@@ -105,7 +108,8 @@ def run(command: tuple[str, ...], backend: str, cgroup_root: Path | None, as_jso
 
         signal.signal(signal.SIGTERM, on_term)
         try:
-            rec = _run_native(list(command), limits, timeout, grace, cgroup_root, as_json, backend_label())
+            rec = chosen.run(command, limits, timeout=timeout, grace=grace,
+                             stdout=sys.stderr.fileno() if as_json else None, on_event=_on_event)
         except KeyboardInterrupt:
             # The trial cgroup was killed and removed on the way out; no record is written.
             status = killed_by(received[0] if received else signal.SIGINT)
@@ -123,18 +127,8 @@ def run(command: tuple[str, ...], backend: str, cgroup_root: Path | None, as_jso
     sys.exit(rec.exit_code)
 
 
-def _run_native(command: list[str], limits: LimitSettings, timeout: float | None, grace: float,
-                cgroup_root: Path | None, as_json: bool, label: str) -> RunRecord:
-    from harness.cgroup.workspace import Workspace
-    from harness.runner.trial import RunSpec, run_trial
-
-    def on_event(kind: str, events: dict[str, int]) -> None:
-        say(f"harness: {kind} in the trial cgroup (oom_kill={events.get('oom_kill', 0)})")
-
-    spec = RunSpec(command=command, limits=limits, timeout=timeout, grace=grace, backend=label,
-                   stdout=sys.stderr.fileno() if as_json else None, on_event=on_event)
-    with Workspace.open("run", cgroup_root) as ws:
-        return run_trial(ws, spec)
+def _on_event(kind: str, events: dict[str, int]) -> None:
+    say(f"harness: {kind} in the trial cgroup (oom_kill={events.get('oom_kill', 0)})")
 
 
 def _summary(rec: RunRecord) -> str:

@@ -19,7 +19,8 @@ from harness.errors import SpawnError
 from harness.exits import ExitStatus
 
 # $0 is the pipe's fd; a "go" line releases the trampoline, EOF aborts it.
-_TRAMPOLINE = 'eval "read go <&$0" && [ "$go" = go ] || exit 125; eval "exec $0<&-"; exec "$@"'
+_TRAMPOLINE = (f'eval "read go <&$0" && [ "$go" = go ] || exit {int(ExitStatus.HARNESS)}; '
+               'eval "exec $0<&-"; exec "$@"')
 
 Stream = int | IO[Any] | None
 
