@@ -189,3 +189,35 @@ def test_resume_of_the_partial_fixture_runs_exactly_the_missing_trials(kernel, s
     assert done.finished_at and [i.resumed for i in done.invocations] == [False, True]
     r = kernel.harness("sweep", "--resume", str(d))
     assert r.returncode == 2 and "nothing to resume" in r.stderr
+
+
+def test_an_older_version_is_upgraded_on_read() -> None:
+    from harness.schema.version import check_version
+
+    def from_0(doc: dict[str, object]) -> dict[str, object]:
+        return {**doc, "schema": 1, "renamed": doc["old"]}
+
+    assert check_version({"schema": 0, "old": 5}, "f", "x", 1, {0: from_0}) == {"schema": 1, "old": 5,
+                                                                                 "renamed": 5}
+    with pytest.raises(ResultsError, match=r"f: x schema version 3; this harness reads version 0, 1"):
+        check_version({"schema": 3}, "f", "x", 1, {0: from_0})
+    with pytest.raises(ResultsError, match="version True"):
+        check_version({"schema": True}, "f", "x", 1)
+
+
+def test_the_setup_section_reads_real_manifest_fields() -> None:
+    from harness.report.sections import SETUP_KEYS
+
+    assert set(SETUP_KEYS) <= set(MANIFEST_FIELDS)
+
+
+def test_exit_statuses_keep_their_conventions() -> None:
+    from harness.errors import CgroupError, Interrupted, SpawnError
+    from harness.exits import ExitStatus, killed_by, status_for
+
+    assert (ExitStatus.TIMEOUT, ExitStatus.HARNESS, ExitStatus.NOT_EXECUTABLE, ExitStatus.NOT_FOUND) == (
+        124, 125, 126, 127)
+    assert ExitStatus.INTERRUPTED == 130 and killed_by(9) == 137
+    assert status_for(UsageError("x")) == status_for(ResultsError("x")) == 2
+    assert status_for(Interrupted("x")) == 130 and status_for(CgroupError("x")) == 125
+    assert status_for(SpawnError("x", 127)) == 125 and status_for(RuntimeError()) == 125
