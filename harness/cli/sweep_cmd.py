@@ -75,12 +75,11 @@ def sweep(suite: Path | None, out_dir: Path | None, resume_dir: Path | None, pro
                              "drop SUITE and --out: the manifest holds the sweep's settings")
     with errors_exit(ExitStatus.HARNESS):
         chosen = choose(backend, cgroup_root)
-    if isinstance(chosen, Uml):  # the guest prints the result and says what happened
+    if isinstance(chosen, Uml):  # the guest (same cwd) prints the result and says what happened
         if resume_dir is not None:
-            sys.exit(chosen.call(resume_argv(resume_dir.resolve(), cgroup_root=cgroup_root, as_json=as_json)))
+            sys.exit(chosen.call(resume_argv(resume_dir, cgroup_root=cgroup_root, as_json=as_json)))
         assert settings is not None and out_dir is not None
-        sys.exit(chosen.call(sweep_argv(settings, out_dir.resolve(), cgroup_root=cgroup_root,
-                                        as_json=as_json)))
+        sys.exit(chosen.call(sweep_argv(settings, out_dir, cgroup_root=cgroup_root, as_json=as_json)))
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         if resume_dir is not None:

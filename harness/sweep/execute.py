@@ -30,8 +30,6 @@ from harness.sweep.progress import Progress
 from harness.sweep.scheduler import run_all
 from harness.sweep.task_trial import TrialContext
 
-SweepInterrupted = Interrupted  # Ctrl-C or SIGTERM: finished trials are safe; resume the rest
-
 
 @dataclass(frozen=True)
 class SweepResult:
