@@ -13,7 +13,7 @@ from harness.cli.common import errors_exit, say
 from harness.cli.options import backend_options
 from harness.errors import UsageError
 from harness.exits import ExitStatus, killed_by
-from harness.limits import DEFAULT_PIDS_MAX, LimitSettings, as_protection
+from harness.limits import DEFAULT_PIDS_MAX, PROTECTIONS, LimitSettings, as_protection
 from harness.schema.record import RunRecord
 from harness.units import Amount, is_unlimited, parse_cpu_amount, parse_cpus, parse_memory_amount, parse_size
 
@@ -60,7 +60,7 @@ def _positive_int(text: str, what: str) -> int:
 @click.option("--memory-limit", default="1x", show_default=True, metavar="X",
               help="memory.max, the kill threshold: a size, a multiple (3x), or max.")
 @click.option("--memory-high", default=None, metavar="X", help="memory.high throttle point (optional).")
-@click.option("--protection", type=click.Choice(["low", "min"]), default="low", show_default=True,
+@click.option("--protection", type=click.Choice(PROTECTIONS), default="low", show_default=True,
               help="Write the guarantee to memory.low (best effort) or memory.min (hard).")
 @click.option("--swap", default="0", show_default=True, metavar="SIZE",
               help="memory.swap.max; 0 so an over-limit workload dies rather than swaps.")
