@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from harness.schema.record import SCHEMA_VERSION as RECORD_VERSION
+
 CACHE_FILE = ".report-columns.npz"
 CACHE_VERSION = 1
 
@@ -41,8 +43,10 @@ class Columns:
 
 
 def _stamp(trials: Path) -> list[int]:
+    # The record schema is in the stamp too: a harness that reads records differently
+    # never takes the columns another one made.
     st = trials.stat()
-    return [CACHE_VERSION, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns]
+    return [CACHE_VERSION, RECORD_VERSION, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns]
 
 
 def load(trials: Path) -> Columns | None:
@@ -96,7 +100,8 @@ def save(trials: Path, cols: Columns, stamp: list[int]) -> None:
             np.savez(f, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
                      trial_id=np.frombuffer("\n".join(cols.trial_id).encode(), dtype=np.uint8),
                      category=np.frombuffer(bytes(cols.category), dtype=np.int8),
-                     started=np.asarray(cols.started, dtype=np.float64), **codes)
+                     started=np.asarray(cols.started, dtype=np.float64),
+                     task=codes["task"], profile=codes["profile"], host=codes["host"])
         os.replace(tmp, cache)
     except OSError:  # a read-only or full result directory: no cache, nothing else changes
         with contextlib.suppress(OSError):
