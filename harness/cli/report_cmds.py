@@ -13,6 +13,7 @@ import click
 
 from harness.cli.common import errors_exit, print_json, say
 from harness.errors import UsageError
+from harness.exits import ExitStatus
 
 DIRS = click.Path(path_type=Path, file_okay=False)
 
@@ -47,7 +48,7 @@ def report(dirs: tuple[Path, ...], baseline: str, margin: float, fmt: str, as_js
 
     DIR... are result directories of one sweep (shards from several hosts are read together).
     """
-    with errors_exit(2):
+    with errors_exit(ExitStatus.BAD_INPUT):
         from harness.report.build import report_for_dirs
         from harness.report.render import render_markdown, render_text
 
@@ -79,7 +80,7 @@ def compare(a: Path, b: Path, margin: float, alpha: float, fmt: str, as_json: bo
     equivalence verdict. Exit status: 0 reproduced within the margin, 1 a significant
     difference, 3 inconclusive (too few trials to say), 2 bad input.
     """
-    with errors_exit(2):
+    with errors_exit(ExitStatus.BAD_INPUT):
         from harness.report.compare import compare_dirs, render_compare
 
         doc = compare_dirs([a], [b], _points(margin, "--margin"), _probability(alpha, "--alpha", 0, 0.5))
@@ -116,7 +117,7 @@ def power(omega2: float | None, sigma2: float | None, base_rate: float | None, d
     """How many tasks (or repeats) a paired comparison needs, or the minimum detectable effect,
     for the paired t-test the report applies (noncentral t, Holm's α/m over the primary family;
     Miller 2024 Eq. 9–10 is the normal approximation): variance per task ω² + 2σ²/K."""
-    with errors_exit(2):
+    with errors_exit(ExitStatus.BAD_INPUT):
         from harness.report.power import power_plan
 
         doc = power_plan(omega2, sigma2, base_rate, None if delta is None else _points(delta, "--delta"),

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from harness.errors import ResultsError
+from harness.exits import ExitStatus
 from harness.report import capacity
 from harness.report.against import infra_interval
 from harness.report.build import DEFAULT_MARGIN, check_margin
@@ -22,10 +23,12 @@ from harness.stats.paired import holm, paired_difference, sign_flip_test
 from harness.stats.power import estimate_components
 from harness.stats.table import CellCounts
 
-# Manifest fields that differ between any two sweeps and say nothing about the set-up.
+# Manifest fields that differ between any two sweeps and say nothing about the set-up
+# (tests/test_schema.py checks that each names a real manifest field).
 IGNORED = ("sweep_id", "started_at", "finished_at", "invocations", "cgroup_sessions", "suite.path",
-           "settings.out", "settings.out_dir", "shard", "settings.shard")
-EXIT = {"reproduced": 0, "different": 1, "inconclusive": 3}
+           "shard", "settings.shard")
+EXIT = {"reproduced": ExitStatus.OK, "different": ExitStatus.DIFFERENT,
+        "inconclusive": ExitStatus.INCONCLUSIVE}
 
 
 def compare_dirs(a: list[Path], b: list[Path], margin: float = DEFAULT_MARGIN,
@@ -82,7 +85,7 @@ def compare_sweeps(sa: Sweep, sb: Sweep, margin: float = DEFAULT_MARGIN, alpha: 
     rows, status = compare_cells(ca, cb, profiles, margin, alpha)
     return CompareDoc(
         a=tuple(str(d) for d in sa.dirs), b=tuple(str(d) for d in sb.dirs),
-        manifest_diff=tuple(manifest_diff(sa.manifest, sb.manifest)),
+        manifest_diff=tuple(manifest_diff(sa.manifest.to_json(), sb.manifest.to_json())),
         margin=margin, margin_points=margin * 100, alpha=alpha, status=status, exit_code=EXIT[status],
         capacity=_capacity(ca, cb, margin, alpha), profiles=tuple(rows), n_tasks=len(tasks),
         tasks_only_in_a=tuple(sorted(set(ta.task_names) - set(tasks))),

@@ -29,10 +29,9 @@ MIN_DRIFT_TRIALS = 40
 
 
 def sweep_info(sweep: Sweep, n_trials: int, n_tasks: int) -> SweepInfo:
-    suite = sweep.manifest.get("suite") or {}
-    return SweepInfo(tuple(sorted({str(x.get("sweep_id")) for x in sweep.manifests})), suite.get("name"),
-                     suite.get("checksum"), tuple(str(d) for d in sweep.dirs), n_trials, n_tasks,
-                     tuple(sweep.table.host_names))
+    suite = sweep.manifest.suite
+    return SweepInfo(tuple(sorted({x.sweep_id for x in sweep.manifests})), suite.name, suite.checksum,
+                     tuple(str(d) for d in sweep.dirs), n_trials, n_tasks, tuple(sweep.table.host_names))
 
 
 def _axis(table: TrialTable) -> tuple[str | None, list[float | None]]:
@@ -180,9 +179,10 @@ def setup(sweep: Sweep) -> Setup:
     """What each manifest says was enforced (first directory in full, others where they differ)."""
     per_dir = []
     for d, m in zip(sweep.dirs, sweep.manifests, strict=True):
-        per_dir.append({"dir": str(d), **{k: m.get(k) for k in SETUP_KEYS}, "host": m.get("host"),
-                        "sweep_id": m.get("sweep_id")})
+        doc = m.to_json()
+        per_dir.append({"dir": str(d), **{k: doc[k] for k in SETUP_KEYS}, "host": doc["host"],
+                        "sweep_id": m.sweep_id})
     m = sweep.manifest
-    return Setup(tuple(per_dir), m.get("profiles"), m.get("cgroup_files"), m.get("cgroup_fixed"),
-                 {k: (m.get("suite") or {}).get(k) for k in ("name", "checksum")}
-                 | {"n_tasks": len((m.get("suite") or {}).get("tasks") or [])})
+    doc = m.to_json()
+    return Setup(tuple(per_dir), doc["profiles"], m.cgroup_files, m.cgroup_fixed,
+                 {"name": m.suite.name, "checksum": m.suite.checksum, "n_tasks": len(m.suite.tasks)})
