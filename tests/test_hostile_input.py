@@ -115,21 +115,25 @@ def test_resume_of_a_file_or_a_directory_without_manifest_is_refused(tmp_path):
 # -- item 10: a hand-edited manifest --
 
 def _manifest(tmp_path: Path, suite: Path) -> dict:
-    return {"schema": 1, "sweep_id": "s", "suite": {"name": "suite", "checksum": "0" * 64},
-            "host": {"hostname": "h"},
-            "settings": {"suite": str(suite), "profiles": [{"name": "1x", "memory_multiplier": 1.0,
-                                                            "cpu_multiplier": 1.0}],
-                         "repeats": 1, "seed": 1, "concurrency": 1, "agent": "true", "tasks": None,
-                         "shard": None, "keep_workdirs": False}}
+    """A whole manifest (the v1 fixture's, as this harness writes it) over ``suite``."""
+    from harness.results.store import read_manifest
+
+    m = read_manifest(Path(__file__).parent / "fixtures" / "results-v1").to_json()
+    m["settings"]["suite"] = str(suite)
+    m["finished_at"] = None
+    return m
 
 
 @pytest.mark.parametrize(("edit", "words"), [
-    (lambda m: m["suite"].pop("checksum"), ("suite.checksum",)),
-    (lambda m: m["settings"].update(repeats="abc"), ("settings.repeats", "'abc'")),
-    (lambda m: m["settings"].update(repeats=0), ("settings.repeats: 0 is below 1",)),
-    (lambda m: m["settings"].pop("seed"), ("settings.seed: missing",)),
-    (lambda m: m["settings"]["profiles"][0].update(bogus=1), ("bogus",)),
-    (lambda m: m.pop("settings"), ("settings: missing",)),
+    (lambda m: m["suite"].pop("checksum"), ("suite: lacks checksum",)),
+    (lambda m: m["settings"].update(repeats="abc"), ("settings: repeats: 'abc' is not a int",)),
+    (lambda m: m["settings"].update(repeats=0), ("settings: repeats: 0 is below 1",)),
+    (lambda m: m["settings"].update(repeats=True), ("settings: repeats: True is not a int",)),
+    (lambda m: m["settings"].update(pass_env="KEY"), ("settings: pass_env: 'KEY' is not a list",)),
+    (lambda m: m["settings"].pop("seed"), ("settings: lacks seed",)),
+    (lambda m: m["settings"]["profiles"][0].update(memory_multiplier="abc"),
+     ("manifest.json", "real number")),
+    (lambda m: m.pop("settings"), ("lacks settings",)),
 ])
 def test_hand_edited_manifest_is_refused_on_resume(suite, tmp_path, edit, words):
     out = tmp_path / "out"
@@ -266,8 +270,8 @@ def test_the_report_shows_timeouts_whose_work_passed_and_a_suite_changed_mid_swe
     suite = {**manifest([], [])["suite"], "changed_during_sweep": True}
     d = write_sweep(tmp_path / "r", recs, suite=suite)
     doc = build_report(load_dirs([d]))
-    assert any("1 trial(s) timed out with work that passes" in w for w in doc["warnings"]), doc["warnings"]
-    assert any("suite changed during the sweep" in w for w in doc["warnings"]), doc["warnings"]
+    assert any("1 trial(s) timed out with work that passes" in w for w in doc.warnings), doc.warnings
+    assert any("suite changed during the sweep" in w for w in doc.warnings), doc.warnings
 
 
 def test_task_digest_sees_through_links_and_matches_its_copy(tmp_path):

@@ -43,9 +43,10 @@ def test_the_six_defaults() -> None:
 
 
 def test_odd_sizes_round_up_to_whole_bytes() -> None:
-    lim = Profile("1.5x", 1.5, 1.5).resolve(TaskSpec("t", Path("/t"), 0.25, 1001, 1, 1, Path("/i"),
-                                                      None, Path("/v")))
-    assert lim.memory_max_bytes == 1502 and lim.cpu_max_cpus == 0.375
+    # (odd sizes above the least limit the kernel checks allow: LimitSettings refuses < 4 MiB)
+    lim = Profile("1.5x", 1.5, 1.5).resolve(TaskSpec("t", Path("/t"), 0.25, 8 * MIB + 1, 1, 1,
+                                                      Path("/i"), None, Path("/v")))
+    assert lim.memory_max_bytes == 12 * MIB + 2 and lim.cpu_max_cpus == 0.375
 
 
 def test_cpu_profiles_give_the_cross_product() -> None:
@@ -160,7 +161,7 @@ def test_sweep_file_unreadable_or_not_toml(tmp_path: Path) -> None:
 
 def test_limits_convert_to_the_runner_settings() -> None:
     pytest.importorskip("harness.limits")
-    settings = parse_profiles("3x")[0].resolve(task(100, 0.5)).to_limit_settings()
+    settings = parse_profiles("3x")[0].resolve(task(100, 0.5))
     files = settings.files()
     assert files["memory.low"] == str(100 * MIB) and files["memory.max"] == str(300 * MIB)
     assert files["cpu.max"] == "150000 100000" and files["memory.swap.max"] == "0"

@@ -13,12 +13,10 @@ import click
 from harness.cli.common import errors_exit, fail, print_json, say
 from harness.cli.options import backend_options
 from harness.errors import HarnessError, UsageError
+from harness.exits import ExitStatus, status_for
 
 if TYPE_CHECKING:
-    from harness.sweep.execute import SweepSettings
-
-EXIT_BAD_INPUT = 2
-EXIT_INTERRUPTED = 130
+    from harness.schema.settings import SweepSettings
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
@@ -58,12 +56,15 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
               help="Run the agent phase (as root) with the cgroup files read-only and without the "
                    "capabilities that would undo that, as a container does.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout at the end.")
+@click.option("--settings-json", hidden=True, default=None,
+              help="The sweep's settings as the manifest stores them (how a UML guest gets them).")
 @backend_options
 def sweep(suite: Path | None, out_dir: Path | None, resume_dir: Path | None, profiles: str | None,
           cpu_profiles: str | None, sweep_file: Path | None, repeats: int | None, seed: int | None,
           concurrency: int | None, agent: str | None, tasks: str | None, shard: str | None,
           keep_workdirs: bool, pass_env: tuple[str, ...], log_cap: str | None, agent_user: str | None,
-          protect_limits: bool, as_json: bool, backend: str, cgroup_root: Path | None) -> None:
+          protect_limits: bool, as_json: bool, settings_json: str | None, backend: str,
+          cgroup_root: Path | None) -> None:
     """Run every task of SUITE under every profile, --repeats times, in a shuffled order.
 
     \b
@@ -71,19 +72,23 @@ def sweep(suite: Path | None, out_dir: Path | None, resume_dir: Path | None, pro
     trial, fsynced). Prints DIR on stdout when done (--json: a summary).
     Exit: 0 done; 2 bad input; 125 the harness failed; 130 interrupted (resume it).
     """
-    from harness.backends.choose import backend_label, resolve_backend, run_in_uml
+    from harness.backends.backend import Uml, choose
+    from harness.backends.guest_commands import resume_argv, sweep_argv
     from harness.sweep import execute, outdir
+    from harness.sweep.prepare import make_plan
 
-    with errors_exit(EXIT_BAD_INPUT):
+    with errors_exit(ExitStatus.BAD_INPUT):
         settings = None
-        if resume_dir is None:
+        if settings_json is not None:
+            settings = _settings_from_json(settings_json, suite, resume_dir, out_dir)
+        elif resume_dir is None:
             settings = _settings(suite, out_dir, profiles, cpu_profiles, sweep_file, repeats, seed,
                                  concurrency, agent, tasks, shard, keep_workdirs, pass_env, log_cap,
                                  agent_user, protect_limits)
             # issue 11: the whole plan (limits against the kernel's ranges included) and --out
             # are checked here, before a guest boots and before anything is written.
             assert out_dir is not None
-            execute.check_plan_input(settings)
+            make_plan(settings)
             outdir.check_apart(outdir.check_new(out_dir), settings.suite)
         elif (suite is not None or out_dir is not None or pass_env or log_cap or agent_user
               or protect_limits):
@@ -91,41 +96,39 @@ def sweep(suite: Path | None, out_dir: Path | None, resume_dir: Path | None, pro
                              "drop SUITE, --out and the sweep's options: the manifest holds its settings")
         else:
             execute.check_resumable(resume_dir)
-    with errors_exit(125):
-        chosen = resolve_backend(backend, cgroup_root)
-    if chosen == "uml":
+    with errors_exit(ExitStatus.HARNESS):
+        chosen = choose(backend, cgroup_root)
+    target = resume_dir if resume_dir is not None else out_dir
+    if isinstance(chosen, Uml):  # the guest (same cwd) prints the result and says what happened
         # issue 11 (item 7): a guest that dies under the sweep is the harness's failure:
         # one clear line and how to resume, never a traceback.
         from harness.backends.uml import UmlError
 
-        target = resume_dir if resume_dir is not None else out_dir
         try:
-            sys.exit(run_in_uml(sys.argv[1:]))
+            if resume_dir is not None:
+                sys.exit(chosen.call(resume_argv(resume_dir, cgroup_root=cgroup_root, as_json=as_json)))
+            assert settings is not None and out_dir is not None
+            sys.exit(chosen.call(sweep_argv(settings, out_dir, cgroup_root=cgroup_root, as_json=as_json)))
         except UmlError as e:
             first = e.message.splitlines()[0]
             fail(HarnessError(f"the user-mode Linux guest running the sweep failed: {first}",
                               f"the finished trials are kept; resume with: harness sweep --resume {target}"),
-                 125)
+                 ExitStatus.HARNESS)
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         if resume_dir is not None:
-            result = execute.resume(resume_dir, backend_label(), cgroup_root)
+            result = chosen.resume(resume_dir)
         else:
             assert settings is not None and out_dir is not None
-            result = execute.start(settings, out_dir, backend_label(), cgroup_root)
-    except execute.SweepInterrupted as e:
-        fail(e, EXIT_INTERRUPTED)
-    except UsageError as e:
-        fail(e, EXIT_BAD_INPUT)
+            result = chosen.sweep(settings, out_dir)
     except HarnessError as e:
-        fail(e, 125)
+        fail(e, status_for(e))
     except OSError as e:
         # issue 11: a full disk (or a result directory taken away) mid-sweep is the harness's
         # failure: every whole line is kept; say so and how to go on, never a traceback.
-        target = resume_dir if resume_dir is not None else out_dir
         fail(HarnessError(f"cannot write the sweep's files: {e.strerror} ({e.filename or target})",
                           f"free space or fix {target}; finished trials are kept; "
-                          f"resume with: harness sweep --resume {target}"), 125)
+                          f"resume with: harness sweep --resume {target}"), ExitStatus.HARNESS)
     if as_json:
         print_json({"out": str(result.out_dir), "planned": result.planned, "done": result.done,
                     "counts": result.counts, "complete": result.complete})
@@ -134,14 +137,32 @@ def sweep(suite: Path | None, out_dir: Path | None, resume_dir: Path | None, pro
     say(f"harness: sweep complete; report: harness report {result.out_dir}")
 
 
+def _settings_from_json(text: str, suite: Path | None, resume_dir: Path | None,
+                        out_dir: Path | None) -> SweepSettings:
+    import json
+
+    from harness.schema.settings import SweepSettings
+
+    if suite is not None or resume_dir is not None or out_dir is None:
+        raise UsageError("--settings-json takes --out alone", "drop SUITE and --resume")
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise UsageError(f"--settings-json: not JSON ({e.msg})", "give the settings as JSON") from None
+    try:
+        return SweepSettings.from_json(doc, "--settings-json")
+    except HarnessError as e:
+        raise UsageError(e.message, e.fix) from None
+
+
 def _settings(suite: Path | None, out_dir: Path | None, profiles: str | None, cpu_profiles: str | None,
               sweep_file: Path | None, repeats: int | None, seed: int | None, concurrency: int | None,
               agent: str | None, tasks: str | None, shard: str | None,
               keep_workdirs: bool, pass_env: tuple[str, ...] = (), log_cap: str | None = None,
               agent_user: str | None = None, protect_limits: bool = False) -> SweepSettings:
+    from harness.schema.settings import SweepSettings
     from harness.sweep.agent import ORACLE
     from harness.sweep.agent_env import parse_pass_env
-    from harness.sweep.execute import SweepSettings
     from harness.sweep.plan import parse_shard
     from harness.sweep.profiles import load_sweep_file, parse_profiles
 
@@ -184,22 +205,22 @@ def _settings(suite: Path | None, out_dir: Path | None, profiles: str | None, cp
     # issue 11 (item 3): a value given on purpose means what it says, or is refused;
     # never `x or default` (0 repeats silently ran 3, '' as agent ran the oracle).
     if repeats is None:
-        repeats = file.repeats if file and file.repeats else 3
+        repeats = file.repeats if file and file.repeats is not None else 3
     if concurrency is None:
-        concurrency = file.concurrency if file and file.concurrency else 1
+        concurrency = file.concurrency if file and file.concurrency is not None else 1
     if agent is not None and not agent.strip():
         raise UsageError("--agent is empty",
                          f"give a command, or leave --agent out for the oracle ({ORACLE})")
     task_list = None
     if tasks is not None:
-        task_list = [t.strip() for t in tasks.split(",") if t.strip()]
+        task_list = tuple(t.strip() for t in tasks.split(",") if t.strip())
         if not task_list:
             raise UsageError(f"--tasks {tasks!r} names no task",
                              "give task names, or leave --tasks out for all")
     return SweepSettings(
-        suite=suite.resolve(), profiles=list(chosen), repeats=repeats, concurrency=concurrency,
+        suite=suite.resolve(), profiles=tuple(chosen), repeats=repeats, concurrency=concurrency,
         agent=ORACLE if agent is None else agent, tasks=task_list,
-        shard=shard, keep_workdirs=keep_workdirs, pass_env=parse_pass_env(pass_env), **kwargs,
+        shard=shard, keep_workdirs=keep_workdirs, pass_env=tuple(parse_pass_env(pass_env)), **kwargs,
     )
 
 

@@ -1,4 +1,5 @@
-"""Running a sweep: plan, admit within the machine's budget, run, record each trial durably.
+"""Starting and resuming a sweep: check the plan against the machine's budget, write the
+manifest, run the remaining trials (`harness.sweep.scheduler`), mark the manifest finished.
 
 The manifest is written before the first trial and again at the end; every finished
 trial is one fsynced line of trials.jsonl. A resume reads both, cleans what a killed
@@ -8,81 +9,33 @@ sweep left behind, and runs exactly the planned trials that have no line yet.
 from __future__ import annotations
 
 import contextlib
-import errno
-import hashlib
-import json
-import secrets
+import dataclasses
 import shutil
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TextIO
 
-from harness import __version__
 from harness.cgroup.group import Cgroup
-from harness.cgroup.workspace import Workspace, reap_stale_sessions, safe_name, session_alive
-from harness.errors import HarnessError, UsageError
-from harness.limits import LimitSettings
-from harness.record import RunRecord
+from harness.cgroup.workspace import Workspace, locate, reap_stale_sessions, session_alive
+from harness.errors import HarnessError, Interrupted, ResultsError, UsageError
 from harness.results import store
-from harness.results.host import host_metadata
-from harness.runner.logcap import DEFAULT_LOG_CAP_BYTES
-from harness.suite.parse import Suite, load_suite, suite_changed
-from harness.suite.task import TaskSpec
+from harness.schema.manifest import Invocation, Manifest
+from harness.schema.record import TRIAL_ID
+from harness.schema.settings import SweepSettings
+from harness.suite.parse import suite_changed
 from harness.suite.task_copy import task_digest
 from harness.sweep import outdir
-from harness.sweep.agent import AgentTemplate
 from harness.sweep.budget import Budget, check_plan
-from harness.sweep.manifest_check import check_manifest
-from harness.sweep.plan import Trial, parse_shard, plan_trials, shard_trials
-from harness.sweep.profiles import Profile
+from harness.sweep.lock import exclusive
+from harness.sweep.manifest import new_manifest, session_hint
+from harness.sweep.prepare import SweepPlan, make_plan
 from harness.sweep.progress import Progress
-from harness.sweep.task_trial import TrialContext, run_task_trial, sweep_fields
-
-MANIFEST_SCHEMA = 1
-LOCK_FILE = outdir.LOCK_FILE
-STORAGE_FAULTS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO)
+from harness.sweep.scheduler import run_all
+from harness.sweep.task_trial import TrialContext
 
 
-@dataclass
-class SweepSettings:
-    """Everything that defines a sweep's set of trials; stored in the manifest for --resume."""
-
-    suite: Path
-    profiles: list[Profile]
-    repeats: int = 3
-    seed: int = field(default_factory=lambda: secrets.randbelow(2**31))
-    concurrency: int = 1
-    agent: str = AgentTemplate().template
-    tasks: list[str] | None = None
-    shard: str | None = None  # "i/N"
-    keep_workdirs: bool = False
-    # issue 11: what else of our environment the agent gets (names only are recorded),
-    # the cap on each log, and the unprivileged user the agent phase runs as.
-    pass_env: list[str] = field(default_factory=list)
-    log_cap_bytes: int = DEFAULT_LOG_CAP_BYTES
-    agent_user: str | None = None
-    protect_limits: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["suite"] = str(self.suite)
-        d["profiles"] = [p.to_dict() for p in self.profiles]
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> SweepSettings:
-        d = dict(d)
-        d["suite"] = Path(d["suite"])
-        try:
-            d["profiles"] = [Profile(**p) for p in d["profiles"]]
-        except TypeError as e:  # a hand-edited profile with unknown or missing fields
-            raise UsageError(f"manifest settings.profiles: {e}", "restore manifest.json") from None
-        return cls(**d)
-
-
-@dataclass
+@dataclass(frozen=True)
 class SweepResult:
     out_dir: Path
     planned: int
@@ -95,205 +48,102 @@ class SweepResult:
         return self.done >= self.planned
 
 
-class SweepInterrupted(HarnessError):
-    """Ctrl-C or SIGTERM: finished trials are safe; the rest can be resumed."""
-
-
-@dataclass
-class _Plan:
-    settings: SweepSettings
-    suite: Suite
-    trials: list[Trial]
-    agent: AgentTemplate
-
-    def task(self, name: str) -> TaskSpec:
-        return self.suite.task(name)
-
-    def profile(self, name: str) -> Profile:
-        return next(p for p in self.settings.profiles if p.name == name)
-
-
-def _plan(settings: SweepSettings) -> _Plan:
-    if settings.repeats < 1:
-        raise UsageError(f"--repeats {settings.repeats}: must be at least 1", "give --repeats 1 or more")
-    if settings.concurrency < 1:
-        raise UsageError(f"--concurrency {settings.concurrency}: must be at least 1", "give 1 or more")
-    suite = load_suite(settings.suite, settings.tasks)
-    agent = AgentTemplate(settings.agent)
-    agent.validate()
-    if agent.is_oracle:
-        missing = [t.name for t in suite.tasks if not t.has_oracle]
-        if missing:
-            raise UsageError(f"the oracle agent needs solution/solve.sh, missing in: {', '.join(missing)}",
-                             "give --agent COMMAND, or --tasks without those tasks")
-    trials = plan_trials(list(suite.tasks), settings.profiles, settings.repeats, settings.seed)
-    if settings.shard:
-        i, n = parse_shard(settings.shard)
-        trials = shard_trials(trials, i, n)
-    # issue 11 (items 12, 13): every limit the plan will write is checked against what the
-    # kernel accepts now, before the manifest exists, not when its trial comes up.
-    for p in settings.profiles:
-        for t in suite.tasks:
-            p.resolve(t).to_limit_settings()
-    return _Plan(settings, suite, trials, agent)
-
-
-def check_plan_input(settings: SweepSettings) -> None:
-    """Raise the UsageError a sweep of ``settings`` would (suite, agent, limits); writes nothing."""
-    _plan(settings)
-
-
-def check_resumable(out_dir: Path) -> None:
-    """Raise the UsageError ``resume(out_dir)`` would for a bad directory or manifest;
-    reads only (the lock is taken by resume itself)."""
-    out = outdir.check_existing(out_dir)
-    manifest = store.read_manifest(out)
-    check_manifest(manifest, out / store.MANIFEST_FILE)
-    SweepSettings.from_dict(manifest["settings"])
-
-
-def _limits(plan: _Plan, trial: Trial) -> Any:
-    return plan.profile(trial.profile).resolve(plan.task(trial.task))
-
-
-def _cgroup_files(plan: _Plan) -> dict[str, dict[str, dict[str, str]]]:
-    """Per profile, per distinct task spec: the cgroup files and values the agent phase gets."""
-    out: dict[str, dict[str, dict[str, str]]] = {}
-    for p in plan.settings.profiles:
-        per_spec = out.setdefault(p.name, {})
-        for t in plan.suite.tasks:
-            key = f"{t.memory_bytes >> 20}M/{t.cpus:g}cpu"
-            per_spec.setdefault(key, p.resolve(t).to_limit_settings().files())
-    return out
-
-
-def sweep_id(plan: _Plan) -> str:
-    """Unique per sweep; the same for every shard of one plan (suite, profiles, repeats,
-    seed), so that shards run on several machines are read as one sweep."""
-    name = safe_name(plan.suite.name, 40)
-    if plan.settings.shard is None:
-        return f"{name}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
-    key = json.dumps([plan.suite.checksum, [p.to_dict() for p in plan.settings.profiles],
-                      plan.settings.repeats, plan.settings.seed, plan.settings.agent], sort_keys=True)
-    return f"{name}-seed{plan.settings.seed}-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
-
-
-def new_manifest(plan: _Plan, out_dir: Path, backend: str, budget: Budget) -> dict[str, Any]:
-    host = host_metadata(backend)
-    return {
-        "schema": MANIFEST_SCHEMA,
-        "sweep_id": sweep_id(plan),
-        "harness_version": __version__,
-        "python_version": host["python_version"],
-        "suite": {"name": plan.suite.name, "path": str(plan.suite.path), "checksum": plan.suite.checksum,
-                  "tasks": list(plan.suite.names),
-                  "specs": {t.name: {"cpus": t.cpus, "memory_bytes": t.memory_bytes,
-                                     "agent_timeout_sec": t.agent_timeout_sec,
-                                     "verifier_timeout_sec": t.verifier_timeout_sec}
-                            for t in plan.suite.tasks}},
-        "settings": plan.settings.to_dict(),
-        "profiles": [p.to_dict() for p in plan.settings.profiles],
-        "seed": plan.settings.seed,
-        "repeats": plan.settings.repeats,
-        "concurrency": plan.settings.concurrency,
-        "shard": plan.settings.shard,
-        "agent": plan.settings.agent,
-        "backend": backend,
-        "host": host,
-        "budget": budget.describe(),
-        "cgroup_files": _cgroup_files(plan),
-        "cgroup_fixed": {"memory.swap.max": "0", "memory.oom.group": "1",
-                         "pids.max": str(LimitSettings().pids_max),
-                         "cpu.weight": "Kubernetes mapping of declared CPUs",
-                         "verifier": "own cgroup, no memory or CPU limit"},
-        "n_trials_planned": len(plan.trials),
-        "started_at": datetime.now(UTC).isoformat(),
-        "finished_at": None,
-        "invocations": [],
-        "cgroup_sessions": [],
-    }
-
-
 def start(settings: SweepSettings, out_dir: Path, backend: str, cgroup_root: Path | None,
-          progress_stream: Any = None) -> SweepResult:
+          progress_stream: TextIO | None = None) -> SweepResult:
     """A new sweep into ``out_dir``, which must not hold one already."""
     # issue 11 (items 2, 9): absolute (the workloads run elsewhere), and a bad --out is
     # refused before anything is written.
     out_dir = outdir.check_new(out_dir)
-    plan = _plan(settings)
+    plan = make_plan(settings)
     outdir.check_apart(out_dir, plan.suite.path)
     budget = Budget.for_host(settings.concurrency)
-    check_plan(budget, [(t.trial_id, _limits(plan, t)) for t in plan.trials])
+    check_plan(budget, [(t.trial_id, plan.limits(t)) for t in plan.trials])
     outdir.create(out_dir)
-    with outdir.exclusive(out_dir):
+    with exclusive(out_dir):
         outdir.check_new(out_dir)  # again under the lock: another harness may have started here
-        manifest = new_manifest(plan, out_dir, backend, budget)
+        manifest = new_manifest(plan, backend, budget.describe())
         return _execute(plan, manifest, out_dir, backend, cgroup_root, budget, set(), progress_stream)
 
 
-def resume(out_dir: Path, backend: str, cgroup_root: Path | None, progress_stream: Any = None) -> SweepResult:
+def check_resumable(out_dir: Path) -> None:
+    """Raise the error ``resume(out_dir)`` would for a bad directory or manifest; reads only
+    (the lock is taken by resume itself)."""
+    out = outdir.check_existing(out_dir)
+    manifest = store.read_manifest(out)
+    if manifest.finished_at is not None:
+        raise _finished(out, manifest)
+
+
+def _finished(out_dir: Path, manifest: Manifest) -> UsageError:
+    return UsageError(f"{out_dir}: the sweep finished at {manifest.finished_at}; nothing to resume",
+                      f"report it: harness report {out_dir}")
+
+
+def resume(out_dir: Path, backend: str, cgroup_root: Path | None,
+           progress_stream: TextIO | None = None) -> SweepResult:
     """Finish exactly the trials of ``out_dir`` that have no record yet."""
     out_dir = outdir.check_existing(out_dir)
     # issue 11 (item 1): the lock first. A refused resume must not touch the directory of
     # the sweep that holds it (it used to remove DIR/work under the running trials).
-    with outdir.exclusive(out_dir):
-        manifest = store.read_manifest(out_dir)
-        check_manifest(manifest, out_dir / store.MANIFEST_FILE)
-        settings = SweepSettings.from_dict(manifest["settings"])
-        plan = _plan(settings)
-        if plan.suite.checksum != manifest["suite"]["checksum"]:
-            raise UsageError(f"the suite at {settings.suite} changed since the sweep began "
-                             "(its checksum differs)",
-                             "restore the suite as it was, or start a new sweep with another --out")
-        trials_path = out_dir / store.TRIALS_FILE
-        store.repair(trials_path)
-        done = ({r["trial_id"] for r in store.read_trials(trials_path).records}
-                if trials_path.exists() else set())
-        budget = Budget.for_host(settings.concurrency)
-        check_plan(budget, [(t.trial_id, _limits(plan, t)) for t in plan.trials if t.trial_id not in done])
-        _clean_leftovers(manifest, cgroup_root)
-        shutil.rmtree(out_dir / "work", ignore_errors=True)
-        return _execute(plan, manifest, out_dir, backend, cgroup_root, budget, done, progress_stream)
+    with exclusive(out_dir):
+        return _resume(out_dir, backend, cgroup_root, progress_stream)
 
 
-def _clean_leftovers(manifest: dict[str, Any], cgroup_root: Path | None) -> None:
+def _resume(out_dir: Path, backend: str, cgroup_root: Path | None,
+            progress_stream: TextIO | None) -> SweepResult:
+    manifest = store.read_manifest(out_dir)
+    if manifest.finished_at is not None:
+        raise _finished(out_dir, manifest)
+    plan = make_plan(manifest.settings)
+    if plan.suite.checksum != manifest.suite.checksum:
+        raise UsageError(f"the suite at {manifest.settings.suite} changed since the sweep began "
+                         "(its checksum differs)",
+                         "restore the suite as it was, or start a new sweep with another --out")
+    trials_path = out_dir / store.TRIALS_FILE
+    store.repair(trials_path)
+    done = ({r[TRIAL_ID] for r in store.read_trials(trials_path).records} if trials_path.exists()
+            else set())
+    unknown = done - {t.trial_id for t in plan.trials}
+    if unknown:
+        raise ResultsError(f"{trials_path} records trials the sweep never planned: "
+                           f"{', '.join(sorted(unknown)[:5])}",
+                           "resume only the directory `harness sweep` wrote, with its own suite")
+    budget = Budget.for_host(manifest.settings.concurrency)
+    check_plan(budget, [(t.trial_id, plan.limits(t)) for t in plan.trials if t.trial_id not in done])
+    _clean_leftovers(manifest, cgroup_root)  # refusals first: nothing is touched before them
+    shutil.rmtree(out_dir / "work", ignore_errors=True)
+    return _execute(plan, manifest, out_dir, backend, cgroup_root, budget, done, progress_stream)
+
+
+def _clean_leftovers(manifest: Manifest, cgroup_root: Path | None) -> None:
     """Kill the trial processes and cgroups of earlier, killed invocations of this sweep."""
-    for path in manifest.get("cgroup_sessions", []):
+    for path in manifest.cgroup_sessions:
         session = Cgroup(Path(path))
         if session.path.exists() and not session_alive(session):
             session.kill()
             session.remove()
-    try:
-        from harness.cgroup.workspace import locate
-
-        reap_stale_sessions(Cgroup(locate(cgroup_root).base), prefix=_session_hint(manifest))
-    except HarnessError:
-        pass
+    with contextlib.suppress(HarnessError):
+        reap_stale_sessions(Cgroup(locate(cgroup_root).base), prefix=session_hint(manifest))
 
 
-def _session_hint(manifest: dict[str, Any]) -> str:
-    return safe_name(f"sweep-{manifest['sweep_id']}", 60)
-
-
-def _execute(plan: _Plan, manifest: dict[str, Any], out_dir: Path, backend: str,
+def _execute(plan: SweepPlan, manifest: Manifest, out_dir: Path, backend: str,
              cgroup_root: Path | None, budget: Budget, done: set[str],
-             progress_stream: Any) -> SweepResult:
+             progress_stream: TextIO | None) -> SweepResult:
     remaining = [t for t in plan.trials if t.trial_id not in done]
     progress = Progress(len(plan.trials), done_before=len(plan.trials) - len(remaining),
                         stream=progress_stream)
     for warning in plan.suite.warnings:
         progress.note(f"warning: {warning}")
-    with Workspace.open(_session_hint(manifest), cgroup_root) as ws:
-        manifest["cgroup_sessions"] = [*manifest.get("cgroup_sessions", []), str(ws.session.path)]
-        manifest["invocations"] = [*manifest.get("invocations", []),
-                                   {"started_at": datetime.now(UTC).isoformat(), "resumed": bool(done),
-                                    "host": manifest["host"]["hostname"], "backend": backend}]
-        store.write_json_atomic(out_dir / store.MANIFEST_FILE, manifest)
-        ctx = TrialContext(ws, plan.agent, out_dir, backend, manifest["host"]["hostname"],
-                           manifest["sweep_id"], plan.settings.keep_workdirs,
-                           suite_root=plan.suite.path, pass_env=tuple(plan.settings.pass_env),
-                           log_cap_bytes=plan.settings.log_cap_bytes, agent_user=plan.settings.agent_user,
-                           protect_limits=plan.settings.protect_limits,
+    with Workspace.open(session_hint(manifest), cgroup_root) as ws:  # the caller holds the lock
+        manifest = manifest.with_invocation(
+            Invocation(started_at=datetime.now(UTC).isoformat(), resumed=bool(done),
+                       host=manifest.host.hostname, backend=backend), str(ws.session.path))
+        store.write_manifest(out_dir, manifest)
+        s = plan.settings
+        ctx = TrialContext(ws, plan.agent, out_dir, backend, manifest.host.hostname,
+                           manifest.sweep_id, s.keep_workdirs, suite_root=plan.suite.path,
+                           pass_env=s.pass_env, log_cap_bytes=s.log_cap_bytes,
+                           agent_user=s.agent_user, protect_limits=s.protect_limits,
                            task_digests={t.name: task_digest(t.path, t.path != plan.suite.path)
                                          for t in plan.suite.tasks})
 
@@ -301,17 +151,18 @@ def _execute(plan: _Plan, manifest: dict[str, Any], out_dir: Path, backend: str,
             progress.note(f"  {kind}: oom_kill={events.get('oom_kill')}")
 
         with store.TrialLog(out_dir / store.TRIALS_FILE) as log:
-            interrupted = _run_all(ctx, plan, remaining, budget, log, progress, on_event)
+            interrupted = run_all(ctx, plan, remaining, budget, log, progress, on_event)
     progress.close()
     complete = progress.done >= len(plan.trials)
     # issue 11 (item 5): a workload may have edited the suite itself; check it again.
     changed = suite_changed(plan.suite)
     if changed:
-        manifest["suite"]["changed_during_sweep"] = True
+        manifest = dataclasses.replace(
+            manifest, suite=dataclasses.replace(manifest.suite, changed_during_sweep=True))
+    if complete:
+        manifest = manifest.finished(datetime.now(UTC).isoformat())
     if complete or changed:
-        if complete:
-            manifest["finished_at"] = datetime.now(UTC).isoformat()
-        store.write_json_atomic(out_dir / store.MANIFEST_FILE, manifest)
+        store.write_manifest(out_dir, manifest)
     if changed:
         raise HarnessError(f"the suite at {plan.suite.path} changed during the sweep (its checksum "
                            "differs): a workload may have edited it; the records in "
@@ -319,74 +170,6 @@ def _execute(plan: _Plan, manifest: dict[str, Any], out_dir: Path, backend: str,
                            "restore the suite and run the sweep again into a new --out")
     result = SweepResult(out_dir, len(plan.trials), progress.done, dict(progress.counts), interrupted)
     if interrupted:
-        raise SweepInterrupted(f"interrupted: {progress.done} of {len(plan.trials)} trials are recorded "
-                               f"in {out_dir}", f"resume with: harness sweep --resume {out_dir}")
+        raise Interrupted(f"interrupted: {progress.done} of {len(plan.trials)} trials are recorded "
+                          f"in {out_dir}", f"resume with: harness sweep --resume {out_dir}")
     return result
-
-
-def _run_all(ctx: TrialContext, plan: _Plan, remaining: list[Trial], budget: Budget,
-             log: store.TrialLog, progress: Progress, on_event: Any) -> bool:
-    """Run ``remaining`` in order, as many at once as the budget admits. True if interrupted."""
-    pending = list(remaining)
-    running: dict[Future[dict[str, Any]], Any] = {}
-    pool = ThreadPoolExecutor(max_workers=budget.concurrency, thread_name_prefix="trial")
-    try:
-        while pending or running:
-            while pending:
-                trial = pending[0]
-                task, profile = plan.task(trial.task), plan.profile(trial.profile)
-                limits = profile.resolve(task)
-                if not budget.can_start(limits):
-                    if not running:  # check_plan rules this out; never spin on it
-                        raise UsageError(f"{trial.trial_id} cannot start on this host: {budget}",
-                                         "run it on a larger machine")
-                    break
-                pending.pop(0)
-                budget.start(limits)
-                running[pool.submit(_one, ctx, task, profile, trial, on_event)] = limits
-            finished, _ = wait(running, return_when=FIRST_COMPLETED)
-            for fut in finished:
-                budget.finish(running.pop(fut))
-                rec = fut.result()
-                log.append(rec)
-                progress.trial_done(rec)
-    except BaseException as e:
-        # Kill every running trial; their records are incomplete and are not written.
-        # (issue 11: also when recording failed, e.g. a full disk, so that none runs on
-        # unrecorded while the error goes up.)
-        for child in ctx.workspace.session.children():
-            if child.path.name != "supervisor":
-                with contextlib.suppress(HarnessError):
-                    child.kill()
-        pool.shutdown(wait=True, cancel_futures=True)
-        if isinstance(e, KeyboardInterrupt):
-            return True
-        raise
-    pool.shutdown(wait=True)
-    return False
-
-
-def _one(ctx: TrialContext, task: TaskSpec, profile: Profile, trial: Trial,
-         on_event: Any) -> dict[str, Any]:
-    try:
-        return run_task_trial(ctx, task, profile, trial, on_event)
-    except OSError as e:
-        if e.errno in STORAGE_FAULTS:
-            # issue 11: a full disk is not this trial's verdict: record nothing for it and
-            # stop the sweep (the CLI says how to resume), so that it runs again later.
-            raise
-        return _harness_error_record(ctx, task, profile, trial, e)
-    except HarnessError as e:
-        return _harness_error_record(ctx, task, profile, trial, e)
-
-
-def _harness_error_record(ctx: TrialContext, task: TaskSpec, profile: Profile, trial: Trial,
-                          e: Exception) -> dict[str, Any]:
-    """The harness failed around the trial (a cgroup, a file): an infra error on record."""
-    rec = RunRecord(outcome="infra_error", infra_reason="harness_error", exit_code=125,
-                    returncode=None, signal=None, timed_out=False, wall_seconds=0.0, command=[],
-                    started_at=datetime.now(UTC).isoformat(), harness_version=__version__,
-                    backend=ctx.backend, error=str(e)).to_dict()
-    rec.update(sweep_fields(ctx, profile, trial, profile.resolve(task)), agent_outcome=None,
-               verifier=None)
-    return rec

@@ -1,5 +1,5 @@
-"""The result directory of a sweep: checked before anything is written, locked before
-anything in it is touched.
+"""The result directory of a sweep: checked before anything is written (the lock that
+guards it is `harness.sweep.lock`).
 
 Rules (issue 11): every path handed on is absolute (a relative one means another thing
 under the workload's own cwd); bad input is refused before the first write; and nothing
@@ -9,18 +9,14 @@ so that a refused second harness cannot damage the sweep that holds it.
 
 from __future__ import annotations
 
-import contextlib
 import errno
-import fcntl
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 from harness.errors import UsageError
-
-LOCK_FILE = ".harness.lock"
-MANIFEST_FILE = "manifest.json"
+from harness.results.store import MANIFEST_FILE
+from harness.sweep.lock import LOCK_FILE
 
 
 def absolute(path: Path) -> Path:
@@ -114,29 +110,3 @@ def create(out: Path) -> None:
         reason = "a part of it is a file" if e.errno in (errno.ENOTDIR, errno.EEXIST) else e.strerror
         raise UsageError(f"--out {out}: cannot create it ({reason})",
                          "give a directory path you may write") from None
-
-
-@contextlib.contextmanager
-def exclusive(out_dir: Path) -> Iterator[None]:
-    """One harness at a time per result directory (flock on ``DIR/.harness.lock``).
-
-    Hold it around *everything* that reads or changes the directory: two harnesses would
-    both append the same trials, and a refused one must leave the other's work alone.
-    """
-    try:
-        fd = os.open(out_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-    except OSError as e:
-        raise UsageError(f"{out_dir}: cannot create {LOCK_FILE} ({e.strerror})",
-                         "give a directory you may write") from None
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
-            raise UsageError(f"another harness (pid {holder}) is running the sweep in {out_dir}",
-                             "wait for it to end, or stop it; then resume") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
-        yield
-    finally:
-        os.close(fd)  # releases the lock

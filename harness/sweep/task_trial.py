@@ -3,6 +3,7 @@ the verifier in a cgroup of its own without them (it judges the work, not the ma
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import shutil
@@ -11,21 +12,27 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from harness.cgroup.workspace import Workspace, safe_name
 from harness.limits import LimitSettings
-from harness.record import TAMPER_REASONS, RunRecord
 from harness.runner.classify import combine
 from harness.runner.logcap import DEFAULT_LOG_CAP_BYTES, CappedLog
 from harness.runner.spawn import user_ids
-from harness.runner.trial import EventCallback, RunSpec, run_trial
+from harness.runner.trial import EventCallback, RunSpec, error_record, run_trial
+from harness.schema.record import (
+    TAMPER_REASONS,
+    InfraReason,
+    Outcome,
+    RunRecord,
+    TrialRecord,
+    VerifierResult,
+)
 from harness.suite.task import TaskSpec
 from harness.suite.task_copy import AGENT_PARTS, ORACLE_PARTS, copy_task, task_digest
 from harness.sweep.agent import AgentTemplate
 from harness.sweep.agent_env import passed_names, workload_env
 from harness.sweep.plan import Trial
-from harness.sweep.profiles import Profile, TrialLimits
+from harness.sweep.profiles import Profile
 
 REWARD_FILE = "reward.txt"  # where a verifier may write 1 (pass) or 0; see README
 
@@ -57,7 +64,7 @@ def trial_paths(out_dir: Path, trial_id: str) -> tuple[Path, Path]:
 
 
 def run_task_trial(ctx: TrialContext, task: TaskSpec, profile: Profile, trial: Trial,
-                   on_event: EventCallback | None = None) -> dict[str, Any]:
+                   on_event: EventCallback | None = None) -> TrialRecord:
     """Run one trial to its end and return its record (not yet written)."""
     workdir, logdir = trial_paths(ctx.out_dir, trial.trial_id)
     # issue 11 (item 5): the agent's and the verifier's copies of the task live beside the
@@ -80,7 +87,7 @@ def run_task_trial(ctx: TrialContext, task: TaskSpec, profile: Profile, trial: T
     try:
         agent = _capped(ctx, logdir / "agent.log", logs, "agent", lambda fd: run_trial(ctx.workspace, RunSpec(
             command=ctx.agent.expand(agent_task, agent_task / "instruction.md", workdir, task.name),
-            limits=limits.to_limit_settings(), cwd=str(workdir), env=env,
+            limits=limits, cwd=str(workdir), env=env,
             timeout=task.agent_timeout_sec, stdin=subprocess.DEVNULL, stdout=fd,
             stderr=fd, name=f"{task.name}-{profile.name}", new_session=True,
             backend=ctx.backend, on_event=on_event, user=ctx.agent_user,
@@ -110,16 +117,17 @@ def run_task_trial(ctx: TrialContext, task: TaskSpec, profile: Profile, trial: T
                                    timeout=task.verifier_timeout_sec, stdin=subprocess.DEVNULL,
                                    stdout=fd, stderr=fd, name=f"{task.name}-verify", new_session=True,
                                    backend=ctx.backend)))
-        rec = _record(agent, verifier, reward)
+        rec = _record(agent, verifier, reward, ctx, profile, trial, limits, logs,
+                      passed_names(env, agent_vars))
         if tampered:
-            rec.update(outcome="infra_error", infra_reason="task_tampered",
-                       error=f"the files of task {task.name} differ from when the sweep began")
+            rec = dataclasses.replace(
+                rec, outcome="infra_error", infra_reason="task_tampered",
+                error=f"the files of task {task.name} differ from when the sweep began")
     finally:
         if not ctx.keep_workdirs:
             shutil.rmtree(workdir, ignore_errors=True)
             shutil.rmtree(copies, ignore_errors=True)
-    return {**rec, **sweep_fields(ctx, profile, trial, limits), "logs": logs,
-            "env_names": passed_names(env, agent_vars)}
+    return rec
 
 
 def _remove(path: Path) -> None:
@@ -164,18 +172,17 @@ def _verifier_verdict(verifier: RunRecord, reward: Path) -> tuple[bool, float | 
     return verifier.exit_code == 0 and not verifier.timed_out, None
 
 
-def _record(agent: RunRecord, verifier: RunRecord | None, reward: Path) -> dict[str, Any]:
-    rec = agent.to_dict()
-    v: dict[str, Any] | None = None
+def _record(agent: RunRecord, verifier: RunRecord | None, reward: Path, ctx: TrialContext,
+            profile: Profile, trial: Trial, limits: LimitSettings,
+            logs: dict[str, dict[str, int | str]], env_names: list[str]) -> TrialRecord:
+    v: VerifierResult | None = None
+    outcome: Outcome
+    reason: InfraReason | None
     if verifier is None:
         outcome, reason = agent.outcome, agent.infra_reason
     else:
         passed, value = _verifier_verdict(verifier, reward)
-        v = {k: getattr(verifier, k) for k in ("outcome", "infra_reason", "exit_code", "signal",
-                                                 "timed_out", "wall_seconds", "memory_peak_bytes",
-                                                 "error")}
-        v["reward"] = value
-        v["passed"] = passed
+        v = VerifierResult.of(verifier, value, passed)
         if agent.infra_reason in TAMPER_REASONS:
             # issue 11 (item 4): not run under its profile's limits; never counted under it.
             outcome, reason = "infra_error", agent.infra_reason
@@ -184,14 +191,29 @@ def _record(agent: RunRecord, verifier: RunRecord | None, reward: Path) -> dict[
         else:
             verdict = combine(agent.oom_kill_source, agent.timed_out, passed)
             outcome, reason = verdict.outcome, verdict.infra_reason
-    rec.update(outcome=outcome, infra_reason=reason, agent_outcome=agent.outcome, verifier=v)
-    return rec
+    rec = trial_record(agent, ctx, profile, trial, limits, outcome=outcome, infra_reason=reason,
+                       agent_outcome=agent.outcome, verifier=v)
+    return dataclasses.replace(rec, logs=logs, env_names=env_names)
 
 
-def sweep_fields(ctx: TrialContext, profile: Profile, trial: Trial, limits: TrialLimits) -> dict[str, Any]:
-    """What a sweep adds to the runner's record (see harness.record.SWEEP_FIELDS)."""
-    return {"trial_id": trial.trial_id, "task": trial.task, "profile": trial.profile,
-            "memory_multiplier": profile.memory_multiplier, "cpu_multiplier": profile.cpu_multiplier,
-            "repeat": trial.repeat, "seed": trial.seed_for_trial, "host": ctx.host,
-            "sweep_id": ctx.sweep_id, "declared_memory_bytes": limits.declared_memory_bytes,
-            "declared_cpus": limits.declared_cpus}
+def harness_error_trial(ctx: TrialContext, task: TaskSpec, profile: Profile, trial: Trial,
+                        message: str) -> TrialRecord:
+    """The record of a trial the harness failed around (disk, cgroup): an infra error."""
+    run = error_record([], ctx.backend, message)
+    return trial_record(run, ctx, profile, trial, profile.resolve(task), outcome=run.outcome,
+                        infra_reason=run.infra_reason, agent_outcome=None, verifier=None)
+
+
+def trial_record(run: RunRecord, ctx: TrialContext, profile: Profile, trial: Trial, limits: LimitSettings,
+                 *, outcome: Outcome, infra_reason: InfraReason | None, agent_outcome: Outcome | None,
+                 verifier: VerifierResult | None) -> TrialRecord:
+    """The agent phase's record with the sweep's fields and the trial's verdict."""
+    fields = {f.name: getattr(run, f.name) for f in dataclasses.fields(RunRecord)}
+    fields.update(outcome=outcome, infra_reason=infra_reason)
+    assert limits.declared_memory_bytes is not None and limits.declared_cpus is not None
+    return TrialRecord(
+        **fields, trial_id=trial.trial_id, task=trial.task, profile=trial.profile,
+        memory_multiplier=profile.memory_multiplier, cpu_multiplier=profile.cpu_multiplier,
+        repeat=trial.repeat, seed=trial.seed_for_trial, host=ctx.host, sweep_id=ctx.sweep_id,
+        declared_memory_bytes=limits.declared_memory_bytes, declared_cpus=limits.declared_cpus,
+        agent_outcome=agent_outcome, verifier=verifier)
