@@ -49,4 +49,5 @@ def host_metadata(backend: str) -> dict[str, Any]:
         "backend": backend,
         "python_version": sys.version.split()[0],
         "harness_version": __version__,
+        "harness_path": str(Path(__file__).resolve().parents[1]),  # which install ran
     }
