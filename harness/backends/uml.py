@@ -300,6 +300,17 @@ class UmlGuest:
         return "console log (last lines):\n  " + "\n  ".join(reason + (["..."] if reason else []) + tail
                                                            if text else ["(empty)"])
 
+    def death(self) -> UmlError:
+        """Why this guest died under a command: memory, a signal, or unknown (guest_death)."""
+        from harness.backends.guest_death import died
+
+        rc = self._proc.returncode if self._proc is not None else None
+        try:
+            console = self.console_log.read_bytes().decode(errors="replace")
+        except (OSError, AssertionError):
+            console = ""
+        return died(rc, console, self._console_tail())
+
     @property
     def alive(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
@@ -418,8 +429,7 @@ class GuestCommand:
             if tick is not None:
                 tick()
             if not self.guest.alive:
-                raise UmlError(f"the UML guest died while running a command\n{self.guest._console_tail()}",
-                               "see the console log; the guest may be out of memory (raise mem=)")
+                raise self.guest.death()
             if deadline is not None and time.monotonic() > deadline:
                 raise UmlError("the UML guest agent did not report a timed-out command",
                                "the guest is unresponsive; close() it and boot another")

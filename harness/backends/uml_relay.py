@@ -17,6 +17,7 @@ from pathlib import Path
 from types import FrameType
 from typing import IO
 
+from harness.backends.guest_death import await_signal, stopped
 from harness.backends.uml import GuestCommand, GuestResult, UmlError, UmlGuest, check_visible, guest_env
 
 
@@ -70,7 +71,11 @@ def run_many(commands: list[list[str]], *, cwd: str | os.PathLike[str], env: Map
         with contextlib.ExitStack() as stack:
             for guest in guests:
                 stack.callback(guest.close)
-            _boot_all(guests)
+            try:
+                _boot_all(guests)
+            except UmlError:
+                if await_signal(interrupted) is None:
+                    raise
             if interrupted:
                 return [128 + interrupted[0]] * len(commands)
             cmds = [g.submit(argv, cwd=cwd, env=guest_env(env or {}), live=True)
@@ -129,12 +134,20 @@ def _relay_until_done(guests: list[UmlGuest], cmds: list[GuestCommand], tails: l
                 rc = result.returncode
                 status[i] = 128 - rc if rc < 0 else rc
             elif not guest.alive:
-                raise UmlError(f"the UML guest died while running a command\n{guest._console_tail()}",
-                               "see the console log; the guest may be out of memory (raise mem=)")
+                status[i] = _dead_guest(guest, interrupted)
         time.sleep(0.1)
     if interrupted:
         return [128 + interrupted[0] if s is None or s == 0 else s for s in status]
     return [s if s is not None else 125 for s in status]
+
+
+def _dead_guest(guest: UmlGuest, interrupted: list[int]) -> int:
+    """128+N when signal N stopped the guest and us (say so); else raise why it died."""
+    signum = await_signal(interrupted)
+    if signum is None:
+        raise guest.death()
+    print(f"harness: {stopped(signum).message}", file=sys.stderr, flush=True)
+    return 128 + signum
 
 
 class _TextSink:

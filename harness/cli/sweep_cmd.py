@@ -59,7 +59,7 @@ def sweep(suite: Path | None, out_dir: Path | None, resume_dir: Path | None, pro
     trial, fsynced). Prints DIR on stdout when done (--json: a summary).
     Exit: 0 done; 2 bad input; 125 the harness failed; 130 interrupted (resume it).
     """
-    from harness.backends.choose import backend_label, resolve_backend, run_in_uml
+    from harness.backends.choose import backend_label, resolve_backend
     from harness.sweep import execute
 
     with errors_exit(EXIT_BAD_INPUT):
@@ -73,7 +73,9 @@ def sweep(suite: Path | None, out_dir: Path | None, resume_dir: Path | None, pro
     with errors_exit(125):
         chosen = resolve_backend(backend, cgroup_root)
     if chosen == "uml":
-        sys.exit(run_in_uml(sys.argv[1:]))
+        from harness.backends.uml_sweep import sweep_in_uml
+
+        sys.exit(sweep_in_uml(sys.argv[1:], resume_dir or out_dir))
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         if resume_dir is not None:

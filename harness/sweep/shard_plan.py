@@ -110,7 +110,8 @@ def load(prefix: Path) -> ShardPlan:
                          f"prepare it once before any shard runs: harness shard prepare SUITE {prefix} "
                          "--shards N [sweep options]") from None
     except (OSError, ValueError, TypeError, KeyError) as e:
-        raise ResultsError(f"{path} is not a shard plan ({e})", "prepare a new one in another directory") from None
+        raise ResultsError(f"{path} is not a shard plan ({e})",
+                           "prepare a new one in another directory") from None
     if plan.schema != PLAN_SCHEMA:
         raise ResultsError(f"{path}: plan schema {plan.schema}, this harness reads {PLAN_SCHEMA}",
                            "run the shards with the harness that prepared the plan")

@@ -1,0 +1,36 @@
+"""`harness sweep --backend uml`: the sweep in a guest, and what a stop by signal means."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from pathlib import Path
+
+from harness.backends.uml import UmlError
+
+# A sweep stopped by one of these, on the host or in the guest, is interrupted, not failed.
+_STOPS = frozenset(128 + s for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP))
+EXIT_INTERRUPTED = 130
+
+
+def sweep_in_uml(argv: list[str], result_dir: Path | None) -> int:
+    """Run ``harness ARGV`` (a sweep) in a guest; its exit status, 130 when a signal stopped it.
+
+    A signal that reaches only this harness is forwarded, and the sweep in the guest stops
+    cleanly (130, with its own resume line). One that reaches the guest too (``scancel``
+    without --batch, a Slurm time limit) kills the sweep mid-trial: what finished is on
+    record, so it is an interruption too, and the resume line is ours to print.
+    """
+    from harness.backends.choose import run_in_uml
+
+    try:
+        code = run_in_uml(argv)
+    except UmlError as e:
+        print(f"harness: error: {e}", file=sys.stderr)
+        return 125
+    if code in _STOPS:
+        where = f"; resume with: harness sweep --resume {result_dir}" if result_dir is not None else ""
+        print(f"harness: error: interrupted by {signal.Signals(code - 128).name}: the trials that "
+              f"finished are recorded{where}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return code
