@@ -8,9 +8,10 @@ from pathlib import Path
 
 from harness.backends.uml import UmlError
 
-# A sweep stopped by one of these, on the host or in the guest, is interrupted, not failed.
-_STOPS = frozenset(128 + s for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP))
 EXIT_INTERRUPTED = 130
+# The relay's status when one of these stopped the guest under the sweep (128+N). Not
+# SIGINT: 130 is also the sweep's own clean stop, which printed its resume line itself.
+_STOPS = frozenset(128 + s for s in (signal.SIGTERM, signal.SIGHUP))
 
 
 def sweep_in_uml(argv: list[str], result_dir: Path | None) -> int:
