@@ -126,6 +126,10 @@ def test_array_completes_and_reports_as_one_sweep(slurm: Slurm, harness_exe: Pat
         assert m["finished_at"] is not None
         # Which harness ran is on record, not only its version.
         assert m["host"]["harness_path"] == str(REPO / "harness")
+        # The guest promises its trials what the job was granted (the test bed's
+        # DefMemPerCPU=1024 × 1 CPU), not three quarters of the host.
+        if m["backend"] == "uml":
+            assert m["host"]["memory_bytes"] <= 768 << 20 and m["host"]["cores"] == 1
     sweep = report(prefix / "shard-1", prefix / "shard-2")
     assert len(sweep["sweep_ids"]) == 1 and sweep["n_trials"] == 4 and sweep["n_tasks"] == 2
     # Slurm's output files are in OUT_PREFIX/logs, not where sbatch was called.

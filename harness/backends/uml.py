@@ -38,7 +38,7 @@ from harness.errors import HarnessError, UsageError
 
 KERNEL_ENV = "HARNESS_UML_KERNEL"
 SCRATCH_ENV = "HARNESS_UML_SCRATCH"
-MEM_ENV = "HARNESS_UML_MEM"
+MEM_ENV = "HARNESS_UML_MEM"  # also read by guest_memory
 UML_INSTALL = "apt-get update && apt-get install -y user-mode-linux"
 BOOT_TIMEOUT = 60.0
 # First host-side sleep between looks for a result file (it grows; see GuestCommand.wait).
@@ -117,17 +117,15 @@ def check_visible(path: str | os.PathLike[str], what: str) -> None:
 
 
 def default_guest_mem() -> str:
-    """Guest RAM for trials: ``$HARNESS_UML_MEM``, else three quarters of the host's.
+    """Guest RAM for trials: ``$HARNESS_UML_MEM``, else three quarters of what this process
+    is granted (host, Slurm job or cgroup; see guest_memory).
 
     UML backs guest memory lazily with a host file, so a large guest costs only what its
     trials touch, and tasks with gigabytes of declared memory fit in it.
     """
-    env = os.environ.get(MEM_ENV)
-    if env:
-        return env
-    import psutil
+    from harness.backends.guest_memory import guest_mem
 
-    return f"{(psutil.virtual_memory().total * 3 // 4) >> 20}M"
+    return guest_mem(1)
 
 
 def guest_env(env: Mapping[str, str]) -> dict[str, str]:
