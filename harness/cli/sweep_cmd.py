@@ -75,7 +75,7 @@ def sweep(suite: Path | None, out_dir: Path | None, resume_dir: Path | None, pro
     if chosen == "uml":
         from harness.backends.uml_sweep import sweep_in_uml
 
-        sys.exit(sweep_in_uml(sys.argv[1:], resume_dir or out_dir))
+        sys.exit(sweep_in_uml(sys.argv[1:], resume_dir or out_dir, settings, as_json))
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         if resume_dir is not None:
