@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
+from harness.backends import guest_network
 from harness.errors import HarnessError, UsageError
 
 KERNEL_ENV = "HARNESS_UML_KERNEL"
@@ -172,7 +173,7 @@ mount -t cgroup2 cgroup2 /sys/fs/cgroup
 # The host's /proc, for the agent to notice when the host process is gone.
 mount -t hostfs none {scratch}/hostproc -o /proc
 ip link set lo up 2>/dev/null
-hostname harness-uml 2>/dev/null
+{network}hostname harness-uml 2>/dev/null
 cd
 PYTHONPATH={pythonpath} {python} -S -m harness.backends.uml_guest {spec}
 status=$?
@@ -194,9 +195,10 @@ class UmlGuest:
 
     def __init__(self, mem: str = "1G", scratch: str | os.PathLike[str] | None = None,
                  env: Mapping[str, str] | None = None,
-                 disks: list[str | os.PathLike[str]] | None = None) -> None:
+                 disks: list[str | os.PathLike[str]] | None = None, network: str | None = None) -> None:
         if not _MEM_RE.match(mem):
             raise UsageError(f"guest memory {mem!r} is not a size", "give e.g. 512M or 1G")
+        self.network = guest_network.resolve(network)  # "none" or "slirp"
         self.mem = mem
         # Host files the guest sees as block devices /dev/ubda, /dev/ubdb, ...: hostfs reads
         # bypass the guest's page cache, so what needs a real page cache (or swap) needs these.
@@ -255,10 +257,12 @@ class UmlGuest:
         init = s / "init.sh"
         init.write_text(_INIT.format(path=shlex.quote(env["PATH"]), python=shlex.quote(python),
                                      pythonpath=shlex.quote(pkg_root), scratch=shlex.quote(str(s)),
-                                     spec=shlex.quote(str(s / "spec.json"))))
+                                     spec=shlex.quote(str(s / "spec.json")),
+                                     network=guest_network.init_lines(self.network)))
         init.chmod(0o755)
         argv = [str(kernel), f"mem={self.mem}", f"umid={self.umid}", f"uml_dir={s / 'uml'}",
                 *(f"ubd{i}={d}" for i, d in enumerate(self.disks)),
+                *guest_network.kernel_args(self.network),
                 "root=/dev/root", "rootfstype=hostfs", "rootflags=/", "rw", "quiet", "loglevel=1",
                 "con=null", "con0=fd:0,fd:1", f"init={init}"]
         t0 = time.monotonic()

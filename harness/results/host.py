@@ -44,6 +44,8 @@ def host_metadata(backend: str) -> dict[str, Any]:
         "cores": os.cpu_count(),
         "memory_bytes": psutil.virtual_memory().total,
         "swap_bytes": psutil.swap_memory().total,
+        # A guest's way out, if any (UML: "eth0" with HARNESS_UML_NETWORK=slirp).
+        "network_interfaces": sorted(n for n in psutil.net_if_addrs() if n != "lo"),
         "cgroup_layout": mounts.layout,
         "cgroup_mount": str(mounts.v2) if mounts.v2 else None,
         "backend": backend,
