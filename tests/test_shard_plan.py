@@ -151,3 +151,17 @@ def test_the_manifest_host_metadata_names_the_install() -> None:
 
     assert host_metadata("native")["harness_path"] == str(REPO / "harness")
     assert os.path.isfile(Path(host_metadata("native")["harness_path"]) / "__init__.py")
+
+
+def test_a_shard_split_over_guests_counts_as_its_parts(suite: Path, tmp_path: Path) -> None:
+    prefix = tmp_path / "out"
+    assert prepare(suite, prefix, "--shards", "1", "--seed", "2")[0] == 0
+    plan = shard_plan.load(prefix)
+    for j, finished in ((1, "2026-01-01T00:00:00"), (2, None)):
+        part = prefix / "shard-1" / f"part-{j}"
+        part.mkdir(parents=True)
+        (part / "manifest.json").write_text(json.dumps({"finished_at": finished}))
+    assert shard_plan.status(plan, prefix) == {1: "started"}
+    assert shard_plan.shard_argv(plan, prefix, 1, [])[:2] == ["sweep", "--resume"]
+    (prefix / "shard-1" / "part-2" / "manifest.json").write_text(json.dumps({"finished_at": "x"}))
+    assert shard_plan.status(plan, prefix) == {1: "finished"}

@@ -134,7 +134,7 @@ def shard_argv(plan: ShardPlan, prefix: Path, i: int, backend: list[str]) -> lis
                          f"this is harness {__version__} ({harness_path()})",
                          "run every shard with the harness that prepared the plan (set HARNESS)")
     out = plan.shard_dir(prefix, i)
-    if (out / store.MANIFEST_FILE).exists():
+    if _manifests(out):
         return ["sweep", "--resume", str(out), *backend]
     tasks = _option_value(plan.options, "--tasks")
     names = [t.strip() for t in tasks.split(",") if t.strip()] if tasks else None
@@ -159,9 +159,19 @@ def status(plan: ShardPlan, prefix: Path) -> dict[int, str]:
     """Per shard: ``finished``, ``started`` (resumable) or ``missing``."""
     out: dict[int, str] = {}
     for i in range(1, plan.shards + 1):
-        d = plan.shard_dir(prefix, i)
-        if not (d / store.MANIFEST_FILE).exists():
+        dirs = _manifests(plan.shard_dir(prefix, i))
+        if not dirs:
             out[i] = "missing"
         else:
-            out[i] = "finished" if store.read_manifest(d).get("finished_at") else "started"
+            out[i] = "finished" if all(store.read_manifest(d).get("finished_at") for d in dirs) else "started"
     return out
+
+
+def _manifests(shard_dir: Path) -> list[Path]:
+    """The result directories of a shard: itself, or the parts it was split into (one per
+    user-mode Linux guest, see backends.uml_parts)."""
+    from harness.backends.uml_parts import existing_parts
+
+    if (shard_dir / store.MANIFEST_FILE).exists():
+        return [shard_dir]
+    return existing_parts(shard_dir)
