@@ -15,6 +15,9 @@ me=$(basename "$0")
 dir=${HARNESS_SLURM_DIR:-/var/tmp/harness-slurm}
 ctld_port=${HARNESS_SLURM_PORT:-6817}
 conf=$dir/slurm.conf
+# HARNESS_SLURM_CGROUP=v2: Slurm's cgroup v2 plugins (task/cgroup, proctrack/cgroup; needs a
+# pure cgroup-v2 kernel, e.g. a user-mode Linux guest); default: linuxproc, task/none.
+cgroup=${HARNESS_SLURM_CGROUP:-none}
 
 die() { echo "$me: error: $*" >&2; exit 1; }
 
@@ -39,7 +42,20 @@ running() {  # running NAME: the daemon's PID file names a live process
 }
 
 write_conf() {
-  local node
+  local node plugins="ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none"
+  if [ "$cgroup" = v2 ]; then
+    plugins="ProctrackType=proctrack/cgroup
+TaskPlugin=task/cgroup"
+    # Slurm's own cgroup v2 support; without systemd as PID 1 it makes its scope itself.
+    cat >"$dir/cgroup.conf" <<EOF
+CgroupPlugin=cgroup/v2
+IgnoreSystemd=yes
+ConstrainRAMSpace=yes
+ConstrainSwapSpace=yes
+ConstrainCores=no
+EOF
+  fi
   # e.g. "NodeName=vm CPUs=2 Boards=1 SocketsPerBoard=1 CoresPerSocket=2 ThreadsPerCore=1 RealMemory=24105"
   node=$(slurmd -C | head -1 | sed 's/^NodeName=[^ ]*//')
   [ -n "$node" ] || die "slurmd -C printed no node description"
@@ -60,8 +76,7 @@ SlurmctldPidFile=$dir/slurmctld.pid
 SlurmdPidFile=$dir/slurmd.pid
 SlurmctldLogFile=$dir/slurmctld.log
 SlurmdLogFile=$dir/slurmd.log
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
+$plugins
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
 DefMemPerCPU=1024
@@ -89,6 +104,13 @@ start() {
   fi
   running slurmctld && running slurmd && { ready && return 0; }
   write_conf
+  if [ "$cgroup" = v2 ] && [ ! -d /sys/fs/cgroup/system.slice ]; then
+    # Without systemd nobody made the slice that Slurm's scope goes in; make it, with the
+    # controllers Slurm hands on to jobs.
+    mkdir /sys/fs/cgroup/system.slice
+    echo "+cpu +memory +pids" >/sys/fs/cgroup/cgroup.subtree_control
+    echo "+cpu +memory +pids" >/sys/fs/cgroup/system.slice/cgroup.subtree_control
+  fi
   running slurmctld || slurmctld -f "$conf"
   # The hostname need not resolve to the node's name: say which node we are.
   running slurmd || slurmd -f "$conf" -N localhost
