@@ -66,8 +66,8 @@ case $cmd in
     h=$(find_harness)
     echo "$me: harness: $h ($("$h" --version))" >&2
     "$h" shard prepare "$suite" "$prefix" "$@" >/dev/null
-    n=$(sed -n 's/^ *"shards": \([0-9]*\),*$/\1/p' "$prefix/plan.json")
-    [ -n "$n" ] || die "no shard count in $prefix/plan.json" "prepare the plan again" 125
+    n=$("$h" shard status "$prefix" | wc -l)
+    [ "$n" -ge 1 ] || die "no shards in $prefix/plan.json" "prepare the plan again" 125
     job=$(submit_array "$h" "$prefix" "1-$n")
     echo "$me: submitted job $job: shards 1-$n; logs in $prefix/logs/; then: harness report $prefix/shard-*" >&2
     echo "$job"
