@@ -2,8 +2,8 @@
 # Run a sweep as a Slurm job array, one shard per array task, from a plan fixed once.
 #
 #   slurm_sweep.sh submit SUITE OUT_PREFIX --shards N [--seed S] [harness sweep options...]
-#       fixes the plan in OUT_PREFIX/plan.json (suite checksum, seed, shards, options,
-#       harness), then submits array tasks 1..N of this script; logs in OUT_PREFIX/logs/
+#       fixes the plan in OUT_PREFIX/plan.json (suite checksum, seed, shards, the sweep's
+#       settings, harness), then submits array tasks 1..N of this script; logs in OUT_PREFIX/logs/
 #   slurm_sweep.sh resubmit OUT_PREFIX [LIST]
 #       submits the shards that did not finish (or LIST, e.g. 2 or 1,3); each resumes
 #   harness report OUT_PREFIX/shard-*

@@ -116,7 +116,7 @@ def test_bad_input_exits_2(case: str, sweep: Path, tmp_path: Path) -> None:
         d = tmp_path / "m"
         shutil.copytree(sweep, d)
         with open(d / "trials.jsonl", "ab") as f:
-            f.write(b'{"task": "x", "outcome": "passed"}\n')
+            f.write(b'{"schema": 1, "task": "x", "outcome": "passed"}\n')
         args = ["report", str(d)]
         expect = "lacks trial_id, profile"
     code, out, err = run(*args)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from conftest import REPO
+from helpers_results import manifest
 from suites import write_task
 
 from harness.backends.guest_death import died, stopped
@@ -27,6 +28,12 @@ def suite(tmp_path: Path) -> Path:
     return root
 
 
+def write_manifest(d: Path, *, finished: bool) -> None:
+    doc = manifest(["a"], [("1x", 1.0)], finished_at="2026-11-28T09:00:00+00:00" if finished else None)
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "manifest.json").write_text(json.dumps(doc))
+
+
 def prepare(suite: Path, prefix: Path, *options: str) -> tuple[int, str]:
     r = CliRunner().invoke(main, ["shard", "prepare", str(suite), str(prefix), *options])
     return r.exit_code, r.output
@@ -37,17 +44,16 @@ def test_prepare_fixes_the_plan_and_every_shard_follows_it(suite: Path, tmp_path
     code, out = prepare(suite, prefix, "--shards", "3", "--seed", "5", "--repeats", "1", "--profiles", "1x")
     assert code == 0, out
     plan = shard_plan.load(prefix)
-    assert (plan.shards, plan.seed, plan.options) == (3, 5, ("--repeats", "1", "--profiles", "1x"))
+    assert (plan.shards, plan.seed, plan.settings.repeats) == (3, 5, 1)
+    assert [p.name for p in plan.settings.profiles] == ["1x"] and plan.settings.shard is None
     assert plan.suite == str(suite.resolve()) and len(plan.suite_checksum) == 64
     assert plan.harness_path == str(REPO / "harness")
     assert (prefix / "logs").is_dir()
-    argv = shard_plan.shard_argv(plan, prefix, 2, ["--backend", "native"])
-    assert argv == ["sweep", str(suite.resolve()), "--out", str(prefix / "shard-2"), "--shard", "2/3",
-                    "--seed", "5", "--repeats", "1", "--profiles", "1x", "--backend", "native"]
-    # Once a shard wrote its manifest, running it again resumes it.
-    (prefix / "shard-2").mkdir()
-    (prefix / "shard-2" / "manifest.json").write_text(json.dumps({"finished_at": None}))
-    assert shard_plan.shard_argv(plan, prefix, 2, [])[:3] == ["sweep", "--resume", str(prefix / "shard-2")]
+    settings = shard_plan.shard_settings(plan, 2)
+    assert (settings.suite, settings.shard, settings.seed, settings.repeats) == (suite.resolve(), "2/3", 5, 1)
+    assert shard_plan.load(prefix) == plan  # plan.json round-trips
+    # Once a shard wrote its manifest, it is started (running it again resumes it).
+    write_manifest(prefix / "shard-2", finished=False)
     assert shard_plan.status(plan, prefix) == {1: "missing", 2: "started", 3: "missing"}
     r = CliRunner().invoke(main, ["shard", "status", str(prefix), "--pending"])
     assert r.exit_code == 0 and r.stdout.strip() == "1,2,3"
@@ -56,7 +62,7 @@ def test_prepare_fixes_the_plan_and_every_shard_follows_it(suite: Path, tmp_path
 def test_a_random_seed_is_drawn_once_and_recorded(suite: Path, tmp_path: Path) -> None:
     assert prepare(suite, tmp_path / "out", "--shards", "2")[0] == 0
     plan = shard_plan.load(tmp_path / "out")
-    assert shard_plan.shard_argv(plan, tmp_path / "out", 1, []).count(str(plan.seed)) == 1
+    assert shard_plan.shard_settings(plan, 1).seed == plan.seed == shard_plan.shard_settings(plan, 2).seed
 
 
 @pytest.mark.parametrize("options, expected", [
@@ -86,16 +92,16 @@ def test_a_shard_refuses_another_number_suite_or_harness(suite: Path, tmp_path: 
     plan = shard_plan.load(prefix)
     for i in (0, 3):
         with pytest.raises(UsageError, match=f"shard {i} is not in this plan: its shards are 1 to 2"):
-            shard_plan.shard_argv(plan, prefix, i, [])
+            shard_plan.shard_settings(plan, i)
     r = CliRunner().invoke(main, ["shard", "run", str(prefix), "0"])
     assert r.exit_code == 2 and "--array=1-2" in r.output
     (suite / "a" / "instruction.md").write_text("Something else.\n")
     with pytest.raises(UsageError, match="changed since the plan was fixed"):
-        shard_plan.shard_argv(plan, prefix, 1, [])
+        shard_plan.shard_settings(plan, 1)
     doc = json.loads((prefix / "plan.json").read_text())
     (prefix / "plan.json").write_text(json.dumps({**doc, "harness_version": "0.0.1"}))
     with pytest.raises(UsageError, match=r"prepared by harness 0\.0\.1"):
-        shard_plan.shard_argv(shard_plan.load(prefix), prefix, 1, [])
+        shard_plan.check_shard(shard_plan.load(prefix), 1)
 
 
 def test_run_without_a_plan_says_how_to_make_one(tmp_path: Path) -> None:
@@ -143,25 +149,28 @@ def test_only_a_guest_out_of_memory_says_so() -> None:
     assert "killed by SIGSEGV" in str(died(-signal.SIGSEGV, "", tail))
     assert "OOM" not in str(died(-signal.SIGSEGV, "", tail))
     s = stopped(signal.SIGTERM)
-    assert s.signum == signal.SIGTERM and "stopped by SIGTERM" in str(s) and "resume" in str(s)
+    assert "stopped by SIGTERM" in s.message and "resume" in s.fix and "memory" not in str(s)
 
 
 def test_the_manifest_host_metadata_names_the_install() -> None:
     from harness.results.host import host_metadata
 
-    assert host_metadata("native")["harness_path"] == str(REPO / "harness")
-    assert os.path.isfile(Path(host_metadata("native")["harness_path"]) / "__init__.py")
+    host = host_metadata("native")
+    assert host.harness_path == str(REPO / "harness")
+    assert os.path.isfile(Path(host.harness_path) / "__init__.py")
+    assert host.to_json()["harness_path"] == host.harness_path
+    assert isinstance(host.to_json()["network_interfaces"], list)
 
 
 def test_a_shard_split_over_guests_counts_as_its_parts(suite: Path, tmp_path: Path) -> None:
     prefix = tmp_path / "out"
     assert prepare(suite, prefix, "--shards", "1", "--seed", "2")[0] == 0
     plan = shard_plan.load(prefix)
-    for j, finished in ((1, "2026-01-01T00:00:00"), (2, None)):
-        part = prefix / "shard-1" / f"part-{j}"
-        part.mkdir(parents=True)
-        (part / "manifest.json").write_text(json.dumps({"finished_at": finished}))
+    for j, finished in ((1, True), (2, False)):
+        write_manifest(prefix / "shard-1" / f"part-{j}", finished=finished)
     assert shard_plan.status(plan, prefix) == {1: "started"}
-    assert shard_plan.shard_argv(plan, prefix, 1, [])[:2] == ["sweep", "--resume"]
-    (prefix / "shard-1" / "part-2" / "manifest.json").write_text(json.dumps({"finished_at": "x"}))
+    write_manifest(prefix / "shard-1" / "part-2", finished=True)
     assert shard_plan.status(plan, prefix) == {1: "finished"}
+    # A finished shard run again does nothing and says so (resubmitting every shard is safe).
+    r = CliRunner().invoke(main, ["shard", "run", str(prefix), "1"])
+    assert r.exit_code == 0 and "finished; nothing to do" in r.output

@@ -12,15 +12,16 @@ import pytest
 from conftest import REPO
 from suites import write_task
 
-from harness.backends.uml_parts import Part, part_argv, parts, usable_cpus
-from harness.sweep.execute import SweepSettings
+from harness.backends.guest_commands import SETTINGS_JSON_OPTION, sweep_argv
+from harness.backends.uml_parts import Part, part_settings, parts, usable_cpus
+from harness.schema.settings import SweepSettings
 from harness.sweep.plan import Trial, shard_trials
 from harness.sweep.profiles import parse_profiles
 
 
 @pytest.mark.parametrize("shard, k", [(None, 2), (None, 3), ("1/2", 2), ("2/3", 2), ("3/4", 3)])
 def test_the_parts_of_a_shard_are_exactly_that_shard(tmp_path: Path, shard: str | None, k: int) -> None:
-    settings = SweepSettings(suite=tmp_path, profiles=list(parse_profiles("1x", None)), seed=1, shard=shard)
+    settings = SweepSettings(suite=tmp_path, profiles=tuple(parse_profiles("1x", None)), seed=1, shard=shard)
     plan = [Trial(f"t{x}", "t", "1x", x, x) for x in range(41)]
     i, n = (int(v) for v in shard.split("/")) if shard else (1, 1)
     mine = shard_trials(plan, i, n)
@@ -32,12 +33,17 @@ def test_the_parts_of_a_shard_are_exactly_that_shard(tmp_path: Path, shard: str 
     assert max(map(len, got)) - min(map(len, got)) <= 1
 
 
-def test_part_argv_sets_its_own_out_shard_seed_and_backend() -> None:
-    argv = ["sweep", "suite", "--out", "o", "--concurrency=4", "--seed", "9", "--json", "--profiles", "1x",
-            "--backend", "uml", "--shard=1/2"]
-    got = part_argv(argv, Part(Path("/r/o/part-2"), "3/4"), 9, 2)
-    assert got == ["sweep", "suite", "--profiles", "1x", "--out", "/r/o/part-2", "--shard", "3/4",
-                   "--seed", "9", "--concurrency", "2", "--backend", "native"]
+def test_a_part_is_the_sweep_with_its_own_shard_and_share_and_travels_whole(tmp_path: Path) -> None:
+    settings = SweepSettings(suite=tmp_path, profiles=tuple(parse_profiles("1x,3x", None)), repeats=2,
+                             seed=9, concurrency=4, tasks=("a",), shard="1/2")
+    part = part_settings(settings, Part(Path("/r/o/part-2"), "3/4"), 2)
+    assert (part.shard, part.concurrency, part.seed) == ("3/4", 2, 9)
+    assert (part.profiles, part.repeats, part.tasks, part.suite) == (settings.profiles, 2, ("a",), tmp_path)
+    # The guest's command line is built by guest_commands from the typed settings, natively.
+    argv = sweep_argv(part, Path("/r/o/part-2"))
+    doc = json.loads(argv[argv.index(SETTINGS_JSON_OPTION) + 1])
+    assert SweepSettings.from_json(doc, "x") == part
+    assert argv[argv.index("--backend") + 1] == "native" and "--json" not in argv
 
 
 def test_usable_cpus_follows_the_slurm_job() -> None:
@@ -74,5 +80,6 @@ def test_concurrency_2_boots_two_guests_and_reports_as_one_sweep(uml_kernel: Pat
     again = subprocess.run([sys.executable, "-m", "harness", "sweep", "--resume", str(out),
                             "--backend", "uml"], cwd=REPO, env=env, capture_output=True, text=True,
                            timeout=600)
-    assert again.returncode == 0, again.stderr
+    # As for one result directory: a finished sweep has nothing to resume (exit 2).
+    assert again.returncode == 2 and "every part of the sweep finished" in again.stderr, again.stderr
     assert sum(len((out / f"part-{j}" / "trials.jsonl").read_text().splitlines()) for j in (1, 2)) == 4

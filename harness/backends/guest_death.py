@@ -14,8 +14,7 @@ from __future__ import annotations
 import signal
 import time
 from collections.abc import Sequence
-
-from harness.backends.uml import UmlError
+from typing import NamedTuple
 
 # How long to wait, once a guest is found dead, for the signal that may have stopped it
 # to reach us too: a job's processes are signalled one after the other.
@@ -23,12 +22,14 @@ SIGNAL_GRACE = 1.0
 _AGENT_KILLED = "agent exited with status 137"
 
 
-class GuestStopped(UmlError):
-    """The guest was stopped by a signal that also reached this harness."""
+class Why(NamedTuple):
+    """What happened to a guest and the fix: a `UmlError`'s arguments (`UmlGuest.death`)."""
 
-    def __init__(self, signum: int, message: str, fix: str) -> None:
-        super().__init__(message, fix)
-        self.signum = signum
+    message: str
+    fix: str
+
+    def __str__(self) -> str:
+        return f"{self.message}\n  fix: {self.fix}"
 
 
 def signal_name(signum: int) -> str:
@@ -46,10 +47,10 @@ def await_signal(received: Sequence[int], grace: float = SIGNAL_GRACE) -> int | 
     return received[0] if received else None
 
 
-def stopped(signum: int) -> GuestStopped:
+def stopped(signum: int) -> Why:
+    """A guest stopped by ``signum``, which reached this harness too."""
     name = signal_name(signum)
-    return GuestStopped(
-        signum,
+    return Why(
         f"the UML guest was stopped by {name}, which reached it as well as this harness "
         "(as `scancel` without --batch, a Slurm time limit, or a signal to the process group does); "
         "the command in it did not finish",
@@ -58,20 +59,20 @@ def stopped(signum: int) -> GuestStopped:
     )
 
 
-def died(returncode: int | None, console: str, console_tail: str) -> UmlError:
+def died(returncode: int | None, console: str, console_tail: str) -> Why:
     """The error for a guest that died on its own account (no signal reached us)."""
     lowered = console.lower()
     if "out of memory" in lowered or _AGENT_KILLED in console:
-        return UmlError(f"the UML guest ran out of memory while running a command\n{console_tail}",
+        return Why(f"the UML guest ran out of memory while running a command\n{console_tail}",
                         "give the guest more memory (HARNESS_UML_MEM, or a larger Slurm --mem), "
                         "or run fewer trials at once")
     if returncode is not None and returncode < 0:
         name = signal_name(-returncode)
         why = (" (the host's OOM killer sends SIGKILL when the host runs out of memory: see dmesg)"
                if -returncode == signal.SIGKILL else "")
-        return UmlError(f"the UML guest (linux.uml) was killed by {name} from outside{why}\n{console_tail}",
+        return Why(f"the UML guest (linux.uml) was killed by {name} from outside{why}\n{console_tail}",
                         "find what sends it; what finished is recorded: resume it")
-    return UmlError(f"the UML guest died while running a command (linux.uml exited with status "
+    return Why(f"the UML guest died while running a command (linux.uml exited with status "
                     f"{returncode}; it exits 1 without a word when sent SIGTERM, SIGINT or SIGHUP)"
                     f"\n{console_tail}",
                     "see the console log; if something outside stopped it, resume")

@@ -311,7 +311,7 @@ class UmlGuest:
             console = self.console_log.read_bytes().decode(errors="replace")
         except (OSError, AssertionError):
             console = ""
-        return died(rc, console, self._console_tail())
+        return UmlError(*died(rc, console, self._console_tail()))
 
     @property
     def alive(self) -> bool:

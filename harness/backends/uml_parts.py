@@ -10,22 +10,26 @@ sweep. The guests split the memory this process is granted (guest_memory).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import signal
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness.errors import UsageError
+from harness.exits import ExitStatus, killed_by
 from harness.results import store
 
 if TYPE_CHECKING:
-    from harness.sweep.execute import SweepSettings
+    from harness.schema.settings import SweepSettings
 
 PART_PREFIX = "part-"
-# Options of the user's command line that each part sets for itself (all take a value).
-_PART_SETS = ("--out", "--shard", "--seed", "--concurrency", "--backend")
+# A part stopped by one of these (or cleanly, 130) left a resumable part.
+_INTERRUPTED = frozenset({ExitStatus.INTERRUPTED, *(killed_by(s) for s in (signal.SIGHUP, signal.SIGTERM))})
 
 
 @dataclass(frozen=True)
@@ -34,9 +38,9 @@ class Part:
     shard: str  # of the whole plan
 
 
-def usable_cpus(env: dict[str, str] | None = None) -> int:
+def usable_cpus(env: Mapping[str, str] | None = None) -> int:
     """CPUs this process may run on, bounded by a Slurm job's CPUs on this node."""
-    env = dict(os.environ) if env is None else env
+    env = os.environ if env is None else env
     cpus = len(os.sched_getaffinity(0))
     slurm = env.get("SLURM_CPUS_ON_NODE", "")
     return max(1, min(cpus, int(slurm)) if slurm.isdigit() and int(slurm) > 0 else cpus)
@@ -46,7 +50,7 @@ def planned_trials(settings: SweepSettings) -> int:
     from harness.suite.parse import load_suite
     from harness.sweep.plan import parse_shard
 
-    n_tasks = len(load_suite(settings.suite, settings.tasks).tasks)
+    n_tasks = len(load_suite(settings.suite, list(settings.tasks) if settings.tasks else None).tasks)
     total = n_tasks * len(settings.profiles) * settings.repeats
     if settings.shard is None:
         return total
@@ -66,24 +70,10 @@ def parts(settings: SweepSettings, out: Path, k: int) -> list[Part]:
     return [Part(out / f"{PART_PREFIX}{j}", f"{(j - 1) * n + i}/{n * k}") for j in range(1, k + 1)]
 
 
-def part_argv(argv: list[str], part: Part, seed: int, concurrency: int) -> list[str]:
-    """The user's `sweep ...` arguments for one part: its own --out, --shard and share of
-    the concurrency, the plan's --seed, natively in its guest; no --json (we summarise)."""
-    out: list[str] = []
-    k = 0
-    while k < len(argv):
-        arg = argv[k]
-        if arg == "--":
-            out.extend(argv[k:])
-            break
-        if arg in _PART_SETS:
-            k += 2
-            continue
-        if arg != "--json" and not any(arg.startswith(o + "=") for o in _PART_SETS):
-            out.append(arg)
-        k += 1
-    return [*out, "--out", str(part.out), "--shard", part.shard, "--seed", str(seed),
-            "--concurrency", str(concurrency), "--backend", "native"]
+def part_settings(settings: SweepSettings, part: Part, concurrency: int) -> SweepSettings:
+    """The sweep's settings for one part: its shard of the plan (same seed) and its share of
+    the concurrency."""
+    return dataclasses.replace(settings, shard=part.shard, concurrency=concurrency)
 
 
 def existing_parts(out: Path) -> list[Path]:
@@ -94,39 +84,46 @@ def existing_parts(out: Path) -> list[Path]:
                   key=lambda p: int(p.name[len(PART_PREFIX):]) if p.name[len(PART_PREFIX):].isdigit() else 0)
 
 
-def run_parts(commands: list[list[str]], dirs: list[Path], out: Path, as_json: bool) -> int:
-    """Run each part's `harness` command in a guest of its own; our exit status."""
-    from harness.backends.choose import guest_environment
+def result_dirs(out: Path) -> list[Path]:
+    """The result directories a sweep into ``out`` wrote: ``out``, or its parts."""
+    return existing_parts(out) or [out]
+
+
+def run_parts(argvs: list[list[str]], dirs: list[Path], out: Path, *, mem: str | None,
+              as_json: bool) -> int:
+    """Run each part's `harness` command line in a guest of its own; our exit status.
+    Raises UsageError (too little memory for the guests) or UmlError (a guest failed)."""
+    from harness.backends.guest_commands import harness_command
     from harness.backends.guest_memory import guest_mem
-    from harness.backends.uml import UmlError
+    from harness.backends.protocol import guest_environment
     from harness.backends.uml_relay import run_many
 
-    mem = guest_mem(len(commands))
-    print(f"harness: {len(commands)} user-mode Linux guests of {mem} (one CPU each), one part of the "
+    mem = mem or guest_mem(len(argvs))
+    print(f"harness: {len(argvs)} user-mode Linux guests of {mem} (one CPU each), one part of the "
           f"sweep each, into {out}", file=sys.stderr)
-    try:
-        codes = run_many([[sys.executable, "-m", "harness", *c] for c in commands], cwd=os.getcwd(),
-                         env=guest_environment(), mem=mem, stdout=sys.stderr,
-                         labels=[d.name for d in dirs])
-    except UmlError as e:
-        print(f"harness: error: {e}", file=sys.stderr)
-        return 125
-    bad = [c for c in codes if c != 0]
+    codes = run_many([harness_command(a) for a in argvs], cwd=os.getcwd(), env=guest_environment(),
+                     mem=mem, stdout=sys.stderr, labels=[d.name for d in dirs])
+    bad = [c for c in codes if c != ExitStatus.OK]
     if not bad:
         if as_json:
             print(json.dumps({"out": str(out), "parts": [str(d) for d in dirs], "complete": True}))
         else:
             print(str(out))
         print(f"harness: sweep complete; report: harness report {out}", file=sys.stderr)
-        return 0
-    interrupted = all(c in (130, 129, 143) for c in bad)
+        return ExitStatus.OK
+    interrupted = all(c in _INTERRUPTED for c in bad)
     print(f"harness: error: {len(bad)} of {len(codes)} part(s) did not finish "
           f"({'interrupted' if interrupted else 'exit ' + str(bad[0])}); "
           f"resume with: harness sweep --resume {out}", file=sys.stderr)
-    return 130 if interrupted else (2 if all(c == 2 for c in bad) else 125)
+    if interrupted:
+        return ExitStatus.INTERRUPTED
+    return ExitStatus.BAD_INPUT if all(c == ExitStatus.BAD_INPUT for c in bad) else ExitStatus.HARNESS
 
 
-def start(argv: list[str], settings: SweepSettings, out: Path, k: int, as_json: bool) -> int:
+def start(settings: SweepSettings, out: Path, k: int, *, cgroup_root: Path | None = None,
+          mem: str | None = None, as_json: bool = False) -> int:
+    from harness.backends.guest_commands import sweep_argv
+
     if out.exists() and any(out.iterdir()):
         raise UsageError(f"{out} is not empty", "give a new or empty --out directory")
     out.mkdir(parents=True, exist_ok=True)
@@ -134,10 +131,20 @@ def start(argv: list[str], settings: SweepSettings, out: Path, k: int, as_json: 
     # The N trials at once asked for, spread over the guests (more than one per guest
     # suits agents that mostly wait on a model).
     shares = [settings.concurrency // k + (1 if j < settings.concurrency % k else 0) for j in range(k)]
-    return run_parts([part_argv(argv, p, settings.seed, c) for p, c in zip(ps, shares, strict=True)],
-                     [p.out for p in ps], out, as_json)
+    # No --json in the parts: we summarise.
+    argvs = [sweep_argv(part_settings(settings, p, c), p.out, cgroup_root=cgroup_root)
+             for p, c in zip(ps, shares, strict=True)]
+    return run_parts(argvs, [p.out for p in ps], out, mem=mem, as_json=as_json)
 
 
-def resume(out: Path, dirs: list[Path], as_json: bool) -> int:
-    commands = [["sweep", "--resume", str(d.resolve()), "--backend", "native"] for d in dirs]
-    return run_parts(commands, dirs, out, as_json)
+def resume(out: Path, dirs: list[Path], *, cgroup_root: Path | None = None, mem: str | None = None,
+           as_json: bool = False) -> int:
+    """Resume the parts that did not finish (`sweep --resume` refuses a finished one)."""
+    from harness.backends.guest_commands import resume_argv
+
+    todo = [d for d in dirs if store.read_manifest(d).finished_at is None]
+    if not todo:
+        raise UsageError(f"{out}: every part of the sweep finished; nothing to resume",
+                         f"report it: harness report {out}")
+    argvs = [resume_argv(d.resolve(), cgroup_root=cgroup_root) for d in todo]
+    return run_parts(argvs, todo, out, mem=mem, as_json=as_json)

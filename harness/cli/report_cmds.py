@@ -14,6 +14,7 @@ import click
 
 from harness.cli.common import errors_exit, print_json, say
 from harness.errors import UsageError
+from harness.exits import ExitStatus
 
 DIRS = click.Path(path_type=Path, file_okay=False)
 
@@ -48,7 +49,7 @@ def report(dirs: tuple[Path, ...], baseline: str, margin: float, fmt: str, as_js
 
     DIR... are result directories of one sweep (shards from several hosts are read together).
     """
-    with errors_exit(2):
+    with errors_exit(ExitStatus.BAD_INPUT):
         from harness.report.build import report_for_dirs
         from harness.report.render import render_markdown, render_text
 
@@ -80,7 +81,7 @@ def compare(a: Path, b: Path, margin: float, alpha: float, fmt: str, as_json: bo
     equivalence verdict. Exit status: 0 reproduced within the margin, 1 a significant
     difference, 3 inconclusive (too few trials to say), 2 bad input.
     """
-    with errors_exit(2):
+    with errors_exit(ExitStatus.BAD_INPUT):
         from harness.report.compare import compare_dirs, render_compare
 
         doc = compare_dirs([a], [b], _points(margin, "--margin"), _probability(alpha, "--alpha", 0, 0.5))
@@ -112,7 +113,7 @@ def power(omega2: float | None, sigma2: float | None, delta: float | None, repea
           as_json: bool) -> None:
     """How many tasks (or repeats) a paired comparison needs, or the minimum detectable effect
     (Miller 2024, Eq. 9–10): n = (z_α/2 + z_β)² (ω² + 2σ²/K) / δ²."""
-    with errors_exit(2):
+    with errors_exit(ExitStatus.BAD_INPUT):
         doc = _power_doc(omega2, sigma2, delta, repeats, n_tasks, alpha, power_, pilot, baseline)
     if as_json:
         print_json(doc)

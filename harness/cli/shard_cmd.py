@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 
 from harness.cli.common import errors_exit, print_json, say
 from harness.cli.options import backend_options
+from harness.exits import ExitStatus
 
 
 @click.group()
@@ -37,7 +37,7 @@ def prepare(suite: Path, prefix: Path, shards: int, seed: int | None, options: t
     """
     from harness.sweep import shard_plan
 
-    with errors_exit(2):
+    with errors_exit(ExitStatus.BAD_INPUT):
         plan = shard_plan.prepare(suite, prefix, shards, seed, list(options))
     click.echo(str(prefix / shard_plan.PLAN_FILE))
     say(f"harness: plan fixed: {plan.shards} shard(s) of {plan.suite}, seed {plan.seed}, "
@@ -51,20 +51,29 @@ def prepare(suite: Path, prefix: Path, shards: int, seed: int | None, options: t
 def run(prefix: Path, i: int, backend: str, cgroup_root: Path | None) -> None:
     """Run shard I of the plan in PREFIX into PREFIX/shard-I, or resume it.
 
+    A finished shard is left as it is (exit 0), so resubmitting every shard is safe.
     Exit as `harness sweep`: 0 done; 2 bad input; 125 the harness failed; 130 interrupted.
     """
-    from harness.cli import main
+    from harness.cli.sweep_cmd import run_sweep
     from harness.sweep import shard_plan
 
-    with errors_exit(2):
+    with errors_exit(ExitStatus.BAD_INPUT):
         plan = shard_plan.load(prefix)
-        extra = ["--backend", backend] + (["--cgroup-root", str(cgroup_root)] if cgroup_root else [])
-        argv = shard_plan.shard_argv(plan, prefix.resolve(), i, extra)
-    say(f"harness: shard {i}/{plan.shards} of {prefix} (seed {plan.seed}): harness {' '.join(argv)}")
-    # In this process, so that the shard runs exactly this harness; `sweep --backend uml`
-    # relays its own command line into the guest.
-    sys.argv = [sys.argv[0], *argv]
-    main.main(args=argv, prog_name="harness")
+        shard_plan.check_shard(plan, i)
+        out = plan.shard_dir(prefix.resolve(), i)
+        state = shard_plan.shard_state(out)
+        settings = shard_plan.shard_settings(plan, i) if state == "missing" else None
+    where = f"shard {i}/{plan.shards} of {prefix} (seed {plan.seed})"
+    if state == "finished":
+        say(f"harness: {where} finished; nothing to do: {out}")
+        click.echo(str(out))
+        return
+    say(f"harness: {where}: {'resuming' if settings is None else 'starting'} {out}")
+    # In this process, from the plan's typed settings: the shard runs exactly this harness.
+    if settings is None:
+        run_sweep(backend, cgroup_root, None, None, out, as_json=False)
+    else:
+        run_sweep(backend, cgroup_root, settings, out, None, as_json=False)
 
 
 @shard.command()
@@ -75,7 +84,7 @@ def status(prefix: Path, pending: bool, as_json: bool) -> None:
     """Each shard of the plan in PREFIX: finished, started (resumable) or missing."""
     from harness.sweep import shard_plan
 
-    with errors_exit(2):
+    with errors_exit(ExitStatus.BAD_INPUT):
         plan = shard_plan.load(prefix)
         states = shard_plan.status(plan, prefix)
     if pending:

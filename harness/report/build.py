@@ -95,7 +95,8 @@ def build_report(sweep: Sweep, baseline: str = "1x", margin: float = 0.02,
         "setup": sections.setup(sweep),
         "notes": notes, "warnings": warnings,
     }
-    return clean(doc)
+    cleaned: dict[str, Any] = clean(doc)
+    return cleaned
 
 
 def profile_rows(names: list[str], mem: list[float | None], cpu: list[float | None], counts: CellCounts,

@@ -11,16 +11,19 @@ from typing import Any
 import numpy as np
 
 from harness.errors import ResultsError
+from harness.exits import ExitStatus
 from harness.report.build import clean
 from harness.report.load import Sweep, load_dirs
 from harness.stats.equivalence import DIFFERENT, EQUIVALENT, tost, verdict
 from harness.stats.paired import holm, paired_difference
 from harness.stats.table import CellCounts
 
-# Manifest fields that differ between any two sweeps and say nothing about the set-up.
+# Manifest fields that differ between any two sweeps and say nothing about the set-up
+# (tests/test_schema.py checks that each names a real manifest field).
 IGNORED = ("sweep_id", "started_at", "finished_at", "invocations", "cgroup_sessions", "suite.path",
-           "settings.out", "settings.out_dir", "shard", "settings.shard")
-EXIT = {"reproduced": 0, "different": 1, "inconclusive": 3}
+           "shard", "settings.shard")
+EXIT = {"reproduced": ExitStatus.OK, "different": ExitStatus.DIFFERENT,
+        "inconclusive": ExitStatus.INCONCLUSIVE}
 
 
 def compare_dirs(a: list[Path], b: list[Path], margin: float = 0.02, alpha: float = 0.05) -> dict[str, Any]:
@@ -94,7 +97,7 @@ def compare_sweeps(sa: Sweep, sb: Sweep, margin: float = 0.02, alpha: float = 0.
               "reproduced" if all(v == EQUIVALENT for v in verdicts) else "inconclusive")
     doc = {
         "a": [str(d) for d in sa.dirs], "b": [str(d) for d in sb.dirs],
-        "manifest_diff": manifest_diff(sa.manifest, sb.manifest),
+        "manifest_diff": manifest_diff(sa.manifest.to_json(), sb.manifest.to_json()),
         "margin": margin, "margin_points": margin * 100, "alpha": alpha,
         "status": status, "exit_code": EXIT[status], "profiles": rows,
         "n_tasks": len(tasks),
@@ -107,7 +110,8 @@ def compare_sweeps(sa: Sweep, sb: Sweep, margin: float = 0.02, alpha: float = 0.
                  f"'different' when Holm-adjusted p < {alpha:g}; reproduced = all equivalent"),
         "warnings": sa.warnings + sb.warnings,
     }
-    return clean(doc)
+    cleaned: dict[str, Any] = clean(doc)
+    return cleaned
 
 
 def render_compare(doc: dict[str, Any], fmt: str = "simple") -> str:

@@ -25,7 +25,8 @@ def estimate_from_pilot(dirs: list[Path], baseline: str = "1x") -> dict[str, Any
         raise UsageError(f"baseline profile {baseline!r} is not in {directory} (profiles: "
                          f"{', '.join(t.profile_names)})", "give --baseline with one of those names")
     counts = CellCounts.from_table(t)
-    pairs, notes = [], set()
+    pairs: list[dict[str, Any]] = []
+    notes: set[str] = set()
     for j, name in enumerate(t.profile_names):
         if j == b:
             continue

@@ -17,9 +17,9 @@ MIN_DRIFT_TRIALS = 40
 
 
 def sweep_info(sweep: Sweep, n_trials: int, n_tasks: int) -> dict[str, Any]:
-    suite = sweep.manifest.get("suite") or {}
-    return {"sweep_ids": sorted({str(x.get("sweep_id")) for x in sweep.manifests}),
-            "suite": suite.get("name"), "suite_checksum": suite.get("checksum"),
+    suite = sweep.manifest.suite
+    return {"sweep_ids": sorted({x.sweep_id for x in sweep.manifests}),
+            "suite": suite.name, "suite_checksum": suite.checksum,
             "dirs": [str(d) for d in sweep.dirs], "n_trials": n_trials, "n_tasks": n_tasks,
             "hosts": sweep.table.host_names}
 
@@ -171,10 +171,11 @@ def setup(sweep: Sweep) -> dict[str, Any]:
     """What each manifest says was enforced (first directory in full, others where they differ)."""
     per_dir = []
     for d, m in zip(sweep.dirs, sweep.manifests, strict=True):
-        per_dir.append({"dir": str(d), **{k: m.get(k) for k in SETUP_KEYS}, "host": m.get("host"),
-                        "sweep_id": m.get("sweep_id")})
+        doc = m.to_json()
+        per_dir.append({"dir": str(d), **{k: doc[k] for k in SETUP_KEYS}, "host": doc["host"],
+                        "sweep_id": m.sweep_id})
     m = sweep.manifest
-    return {"runs": per_dir, "profiles": m.get("profiles"), "cgroup_files": m.get("cgroup_files"),
-            "cgroup_fixed": m.get("cgroup_fixed"), "suite": {
-                k: (m.get("suite") or {}).get(k) for k in ("name", "checksum")}
-            | {"n_tasks": len((m.get("suite") or {}).get("tasks") or [])}}
+    doc = m.to_json()
+    return {"runs": per_dir, "profiles": doc["profiles"], "cgroup_files": m.cgroup_files,
+            "cgroup_fixed": m.cgroup_fixed, "suite": {"name": m.suite.name, "checksum": m.suite.checksum,
+                                                     "n_tasks": len(m.suite.tasks)}}

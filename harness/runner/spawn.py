@@ -16,10 +16,11 @@ from typing import IO, Any
 
 from harness.cgroup.group import Cgroup
 from harness.errors import SpawnError
-from harness.record import EXIT_NOT_EXECUTABLE, EXIT_NOT_FOUND
+from harness.exits import ExitStatus
 
 # $0 is the pipe's fd; a "go" line releases the trampoline, EOF aborts it.
-_TRAMPOLINE = 'eval "read go <&$0" && [ "$go" = go ] || exit 125; eval "exec $0<&-"; exec "$@"'
+_TRAMPOLINE = (f'eval "read go <&$0" && [ "$go" = go ] || exit {int(ExitStatus.HARNESS)}; '
+               'eval "exec $0<&-"; exec "$@"')
 
 Stream = int | IO[Any] | None
 
@@ -27,21 +28,21 @@ Stream = int | IO[Any] | None
 def resolve(command: list[str], env: Mapping[str, str] | None, cwd: str | None) -> str:
     """The executable's path, or SpawnError with the status docker and sh use (127/126)."""
     if not command:
-        raise SpawnError("no command given", EXIT_NOT_FOUND, "put the command after --")
+        raise SpawnError("no command given", ExitStatus.NOT_FOUND, "put the command after --")
     name = command[0]
     if "/" in name:
         path = name if os.path.isabs(name) else os.path.join(cwd or os.getcwd(), name)
         if not os.path.exists(path):
-            raise SpawnError(f"{name}: no such file", EXIT_NOT_FOUND, "check the path")
+            raise SpawnError(f"{name}: no such file", ExitStatus.NOT_FOUND, "check the path")
     else:
         search = (env or os.environ).get("PATH", os.defpath)
         found = shutil.which(name, mode=os.F_OK, path=search)
         if found is None:
-            raise SpawnError(f"{name}: command not found in PATH", EXIT_NOT_FOUND,
+            raise SpawnError(f"{name}: command not found in PATH", ExitStatus.NOT_FOUND,
                              "install it or give its full path")
         path = found
     if os.path.isdir(path) or not os.access(path, os.X_OK):
-        raise SpawnError(f"{name}: not executable", EXIT_NOT_EXECUTABLE,
+        raise SpawnError(f"{name}: not executable", ExitStatus.NOT_EXECUTABLE,
                          f"chmod +x {path}, or run it through its interpreter")
     return path
 
@@ -61,7 +62,7 @@ def spawn_in_cgroup(cgroup: Cgroup, command: list[str], *, cwd: str | None = Non
         )
     except OSError as e:
         os.close(write_fd)
-        raise SpawnError(f"cannot start {command[0]}: {e.strerror}", EXIT_NOT_EXECUTABLE,
+        raise SpawnError(f"cannot start {command[0]}: {e.strerror}", ExitStatus.NOT_EXECUTABLE,
                          "check the working directory and the command") from None
     finally:
         os.close(read_fd)

@@ -57,7 +57,8 @@ def group_drift(group: np.ndarray, n_groups: int, category: np.ndarray, cell: np
 
 
 def _demean(values: np.ndarray, cell: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    return values - (np.bincount(cell, weights=values, minlength=counts.size) / counts)[cell]
+    demeaned: np.ndarray = values - (np.bincount(cell, weights=values, minlength=counts.size) / counts)[cell]
+    return demeaned
 
 
 def _within_cell_f(y: np.ndarray, group: np.ndarray, n_groups: int, cell: np.ndarray

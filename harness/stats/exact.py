@@ -4,6 +4,7 @@ chi-square test across all profiles. These are trial-level: they treat trials as
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 from scipy import stats
@@ -51,7 +52,7 @@ def compare_counts(events_a: int, n_a: int, events_b: int, n_b: int,
         test = "fisher_exact"
         p = float(stats.fisher_exact(table, alternative="two-sided").pvalue)
         pl = float(stats.fisher_exact(table, alternative="less").pvalue)
-    kind = "conditional" if n_a + n_b <= CONDITIONAL_OR_MAX else "sample"
+    kind: Literal["conditional", "sample"] = "conditional" if n_a + n_b <= CONDITIONAL_OR_MAX else "sample"
     try:
         res = odds_ratio(table, kind=kind)
         ci = res.confidence_interval(confidence_level=confidence)

@@ -56,7 +56,8 @@ class CellCounts:
 
     @property
     def failed(self) -> np.ndarray:
-        return self.n - self.passed - self.infra
+        failed: np.ndarray = self.n - self.passed - self.infra
+        return failed
 
     def success_rates(self) -> np.ndarray:
         """Per-task success rate, infra errors counted as failures; NaN where no trials."""

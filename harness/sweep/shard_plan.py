@@ -1,31 +1,36 @@
 """A sharded sweep's plan, fixed once in a shared directory before any shard runs.
 
 ``harness shard prepare`` writes ``PREFIX/plan.json``: the suite (path and checksum), the
-seed, the number of shards, the sweep options and the harness that prepared it. Every
-``harness shard run PREFIX I`` reads it, so a shard resubmitted alone, or run with other
-scheduler ids (array ids from 0, a new job id), follows the same plan; a changed suite
-or another harness version is refused instead of quietly splitting another plan.
+seed, the number of shards, the sweep's settings (as a manifest stores them) and the
+harness that prepared it. Every ``harness shard run PREFIX I`` reads it and runs shard I
+from those typed settings, so a shard resubmitted alone, or run with other scheduler ids
+(array ids from 0, a new job id), follows the same plan; a changed suite or another
+harness version is refused instead of quietly splitting another plan.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import secrets
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import harness
 from harness import __version__
-from harness.errors import ResultsError, UsageError
+from harness.errors import HarnessError, ResultsError, UsageError
 from harness.results import store
+from harness.schema.settings import SweepSettings
 
 PLAN_FILE = "plan.json"
 PLAN_SCHEMA = 1
 LOG_DIR = "logs"
 # Options a plan fixes itself (or that belong to one node, not to the plan).
-_OWN_OPTIONS = ("--out", "--resume", "--shard", "--seed", "--backend", "--cgroup-root", "--json")
+_OWN_OPTIONS = ("--out", "--resume", "--shard", "--seed", "--backend", "--cgroup-root", "--json",
+                "--settings-json")
+ShardState = Literal["missing", "started", "finished"]
 
 
 def harness_path() -> str:
@@ -39,16 +44,15 @@ class ShardPlan:
     suite_checksum: str
     seed: int
     shards: int
-    options: tuple[str, ...]
+    settings: SweepSettings  # of the whole plan: no shard
     harness_version: str
     harness_path: str
     created_at: str
     schema: int = PLAN_SCHEMA
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["options"] = list(self.options)
-        return d
+        return {**{f.name: getattr(self, f.name) for f in dataclasses.fields(self)},
+                "settings": self.settings.to_json()}
 
     def shard_dir(self, prefix: Path, i: int) -> Path:
         return prefix / f"shard-{i}"
@@ -73,22 +77,24 @@ def prepare(suite: Path, prefix: Path, shards: int, seed: int | None, options: l
         raise UsageError(f"{prefix} is not empty", "give a new or empty directory")
     suite = suite.resolve()
     seed = secrets.randbelow(2**31) if seed is None else seed
-    settings = _check_options(suite, seed, shards, options)
-    plan = ShardPlan(suite=str(suite), suite_checksum=load_suite(suite, settings.tasks).checksum,
-                     seed=seed, shards=shards, options=tuple(options), harness_version=__version__,
+    settings = _parse_options(suite, seed, options)
+    tasks = list(settings.tasks) if settings.tasks else None
+    plan = ShardPlan(suite=str(suite), suite_checksum=load_suite(suite, tasks).checksum,
+                     seed=seed, shards=shards, settings=settings, harness_version=__version__,
                      harness_path=harness_path(), created_at=datetime.now(UTC).isoformat())
     (prefix / LOG_DIR).mkdir(parents=True, exist_ok=True)
     store.write_json_atomic(path, plan.to_dict())
     return plan
 
 
-def _check_options(suite: Path, seed: int, shards: int, options: list[str]) -> Any:
-    """The sweep's settings as shard 1 would parse them: bad options fail here, not N times."""
+def _parse_options(suite: Path, seed: int, options: list[str]) -> SweepSettings:
+    """The sweep's settings from `harness sweep` options, parsed and checked once, as a
+    shard would be (without its shard: `shard_settings` adds it)."""
     import click
 
     from harness.cli.sweep_cmd import _settings, sweep
 
-    argv = [str(suite), "--out", "unused", "--shard", f"1/{shards}", "--seed", str(seed), *options]
+    argv = [str(suite), "--out", "unused", "--seed", str(seed), *options]
     try:
         ctx = sweep.make_context("sweep", argv)
     except click.ClickException as e:
@@ -96,7 +102,7 @@ def _check_options(suite: Path, seed: int, shards: int, options: list[str]) -> A
                          "see harness sweep --help") from None
     p = ctx.params
     return _settings(suite, Path("unused"), p["profiles"], p["cpu_profiles"], p["sweep_file"],
-                     p["repeats"], seed, p["concurrency"], p["agent"], p["tasks"], f"1/{shards}",
+                     p["repeats"], seed, p["concurrency"], p["agent"], p["tasks"], None,
                      p["keep_workdirs"])
 
 
@@ -104,28 +110,29 @@ def load(prefix: Path) -> ShardPlan:
     path = prefix / PLAN_FILE
     try:
         doc = json.loads(path.read_text())
-        plan = ShardPlan(**{**doc, "options": tuple(doc["options"])})
     except FileNotFoundError:
         raise UsageError(f"no plan at {path}",
                          f"prepare it once before any shard runs: harness shard prepare SUITE {prefix} "
                          "--shards N [sweep options]") from None
-    except (OSError, ValueError, TypeError, KeyError) as e:
+    except (OSError, ValueError) as e:
         raise ResultsError(f"{path} is not a shard plan ({e})",
                            "prepare a new one in another directory") from None
-    if plan.schema != PLAN_SCHEMA:
-        raise ResultsError(f"{path}: plan schema {plan.schema}, this harness reads {PLAN_SCHEMA}",
+    if not isinstance(doc, dict) or doc.get("schema") != PLAN_SCHEMA:
+        found = doc.get("schema") if isinstance(doc, dict) else None
+        raise ResultsError(f"{path}: plan schema {found}, this harness reads {PLAN_SCHEMA}",
                            "run the shards with the harness that prepared the plan")
-    return plan
+    try:
+        settings = SweepSettings.from_json(doc["settings"], f"{path}: settings")
+        return ShardPlan(**{**doc, "settings": settings})
+    except HarnessError as e:
+        raise ResultsError(e.message, "prepare a new plan in another directory") from None
+    except (KeyError, TypeError) as e:
+        raise ResultsError(f"{path} is not a shard plan ({e})",
+                           "prepare a new one in another directory") from None
 
 
-def shard_argv(plan: ShardPlan, prefix: Path, i: int, backend: list[str]) -> list[str]:
-    """The `harness sweep` arguments for shard ``i``: start it, or resume what it began.
-
-    Refuses a shard number outside the plan, another harness version than the plan's,
-    and a suite that changed since the plan was fixed.
-    """
-    from harness.suite.parse import load_suite
-
+def check_shard(plan: ShardPlan, i: int) -> None:
+    """Refuse a shard number outside the plan, and another harness version than the plan's."""
     if not 1 <= i <= plan.shards:
         raise UsageError(f"shard {i} is not in this plan: its shards are 1 to {plan.shards}",
                          f"run shards 1..{plan.shards} (with Slurm: --array=1-{plan.shards})")
@@ -133,38 +140,34 @@ def shard_argv(plan: ShardPlan, prefix: Path, i: int, backend: list[str]) -> lis
         raise UsageError(f"the plan was prepared by harness {plan.harness_version} ({plan.harness_path}); "
                          f"this is harness {__version__} ({harness_path()})",
                          "run every shard with the harness that prepared the plan (set HARNESS)")
-    out = plan.shard_dir(prefix, i)
-    if _manifests(out):
-        return ["sweep", "--resume", str(out), *backend]
-    tasks = _option_value(plan.options, "--tasks")
-    names = [t.strip() for t in tasks.split(",") if t.strip()] if tasks else None
-    checksum = load_suite(Path(plan.suite), names).checksum
-    if checksum != plan.suite_checksum:
+
+
+def shard_settings(plan: ShardPlan, i: int) -> SweepSettings:
+    """The settings of a new sweep of shard ``i``: the plan's, with ``shard`` i/N.
+
+    Refuses what `check_shard` does, and a suite that changed since the plan was fixed.
+    """
+    from harness.suite.parse import load_suite
+
+    check_shard(plan, i)
+    tasks = list(plan.settings.tasks) if plan.settings.tasks else None
+    if load_suite(Path(plan.suite), tasks).checksum != plan.suite_checksum:
         raise UsageError(f"the suite at {plan.suite} changed since the plan was fixed (its checksum differs)",
                          "restore the suite as it was, or prepare a new plan in another directory")
-    return ["sweep", plan.suite, "--out", str(out), "--shard", f"{i}/{plan.shards}",
-            "--seed", str(plan.seed), *plan.options, *backend]
+    return dataclasses.replace(plan.settings, shard=f"{i}/{plan.shards}")
 
 
-def _option_value(options: tuple[str, ...], name: str) -> str | None:
-    for k, opt in enumerate(options):
-        if opt == name and k + 1 < len(options):
-            return options[k + 1]
-        if opt.startswith(name + "="):
-            return opt.split("=", 1)[1]
-    return None
+def shard_state(shard_dir: Path) -> ShardState:
+    """``finished``, ``started`` (resumable) or ``missing``."""
+    dirs = _manifests(shard_dir)
+    if not dirs:
+        return "missing"
+    return "finished" if all(store.read_manifest(d).finished_at for d in dirs) else "started"
 
 
-def status(plan: ShardPlan, prefix: Path) -> dict[int, str]:
+def status(plan: ShardPlan, prefix: Path) -> dict[int, ShardState]:
     """Per shard: ``finished``, ``started`` (resumable) or ``missing``."""
-    out: dict[int, str] = {}
-    for i in range(1, plan.shards + 1):
-        dirs = _manifests(plan.shard_dir(prefix, i))
-        if not dirs:
-            out[i] = "missing"
-        else:
-            out[i] = "finished" if all(store.read_manifest(d).get("finished_at") for d in dirs) else "started"
-    return out
+    return {i: shard_state(plan.shard_dir(prefix, i)) for i in range(1, plan.shards + 1)}
 
 
 def _manifests(shard_dir: Path) -> list[Path]:
