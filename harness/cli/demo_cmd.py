@@ -59,7 +59,7 @@ def demo(out_dir: Path | None, repeats: int, seed: int, as_json: bool, fmt: str,
 
         doc = report_for_dirs(dirs)
     if as_json:
-        print_json(doc)
+        print_json(doc.to_json())
         return
     from harness.report.render import render_markdown, render_text
 

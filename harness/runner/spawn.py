@@ -8,6 +8,7 @@ touches is ever outside the cgroup, and errors of the move surface in the parent
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -23,6 +24,29 @@ _TRAMPOLINE = (f'eval "read go <&$0" && [ "$go" = go ] || exit {int(ExitStatus.H
                'eval "exec $0<&-"; exec "$@"')
 
 Stream = int | IO[Any] | None
+
+# dash (/bin/sh on Debian) takes only one-digit descriptors in a redirection: with the pipe
+# at fd 10 or above ("Bad fd number") the trampoline would exit 125 and the trial be
+# recorded as the workload's failure. A busy harness (concurrent trials, their logs,
+# watchers and timelines) easily has that many open, so the pipe is moved below 10, or
+# handed to bash, which takes any descriptor.
+_SHORT_FD_SHELL = "/bin/sh"
+
+
+def _trampoline_fd(read_fd: int) -> tuple[int, str]:
+    """(descriptor, shell) for the trampoline's end of the pipe: ``read_fd`` itself when it is
+    low enough, else a duplicate the caller closes too."""
+    if read_fd <= 9:
+        return read_fd, _SHORT_FD_SHELL
+    low = fcntl.fcntl(read_fd, fcntl.F_DUPFD_CLOEXEC, 3)
+    if low <= 9:
+        return low, _SHORT_FD_SHELL
+    bash = shutil.which("bash") or ("/bin/bash" if os.access("/bin/bash", os.X_OK) else None)
+    if bash is None:
+        os.close(low)
+        raise SpawnError("every descriptor below 10 is in use and there is no bash for the trampoline",
+                         ExitStatus.HARNESS, "lower --concurrency, or install bash")
+    return low, bash
 
 
 def resolve(command: list[str], env: Mapping[str, str] | None, cwd: str | None) -> str:
@@ -55,10 +79,16 @@ def spawn_in_cgroup(cgroup: Cgroup, command: list[str], *, cwd: str | None = Non
     path = resolve(command, env, cwd)
     read_fd, write_fd = os.pipe()
     try:
+        child_fd, shell = _trampoline_fd(read_fd)
+    except BaseException:
+        os.close(read_fd)
+        os.close(write_fd)
+        raise
+    try:
         proc = subprocess.Popen(
-            ["/bin/sh", "-c", _TRAMPOLINE, str(read_fd), path, *command[1:]],
+            [shell, "-c", _TRAMPOLINE, str(child_fd), path, *command[1:]],
             cwd=cwd, env=dict(env) if env is not None else None, stdin=stdin, stdout=stdout,
-            stderr=stderr, pass_fds=(read_fd,), start_new_session=new_session,
+            stderr=stderr, pass_fds=(child_fd,), start_new_session=new_session,
         )
     except OSError as e:
         os.close(write_fd)
@@ -66,6 +96,8 @@ def spawn_in_cgroup(cgroup: Cgroup, command: list[str], *, cwd: str | None = Non
                          "check the working directory and the command") from None
     finally:
         os.close(read_fd)
+        if child_fd != read_fd:
+            os.close(child_fd)
     try:
         cgroup.add_process(proc.pid)
         os.write(write_fd, b"go\n")
