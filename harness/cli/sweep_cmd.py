@@ -72,8 +72,6 @@ def sweep(suite: Path | None, out_dir: Path | None, resume_dir: Path | None, pro
     trial, fsynced). Prints DIR on stdout when done (--json: a summary).
     Exit: 0 done; 2 bad input; 125 the harness failed; 130 interrupted (resume it).
     """
-    from harness.backends.backend import Uml, choose
-    from harness.backends.guest_commands import resume_argv, sweep_argv
     from harness.sweep import execute, outdir
     from harness.sweep.prepare import make_plan
 
@@ -96,24 +94,27 @@ def sweep(suite: Path | None, out_dir: Path | None, resume_dir: Path | None, pro
                              "drop SUITE, --out and the sweep's options: the manifest holds its settings")
         else:
             execute.check_resumable(resume_dir)
+    run_sweep(backend, cgroup_root, settings, out_dir, resume_dir, as_json)
+
+
+def run_sweep(backend: str, cgroup_root: Path | None, settings: SweepSettings | None,
+              out_dir: Path | None, resume_dir: Path | None, as_json: bool) -> None:
+    """Start (``settings`` into ``out_dir``) or resume (``resume_dir``) a sweep on ``backend``,
+    print the result and exit as `harness sweep` does (`harness shard run` too)."""
+    from harness.backends.backend import Uml, choose
+
     with errors_exit(ExitStatus.HARNESS):
         chosen = choose(backend, cgroup_root)
     target = resume_dir if resume_dir is not None else out_dir
     if isinstance(chosen, Uml):  # the guest (same cwd) prints the result and says what happened
-        # issue 11 (item 7): a guest that dies under the sweep is the harness's failure:
-        # one clear line and how to resume, never a traceback.
-        from harness.backends.uml import UmlError
+        from harness.backends import uml_sweep
 
-        try:
-            if resume_dir is not None:
-                sys.exit(chosen.call(resume_argv(resume_dir, cgroup_root=cgroup_root, as_json=as_json)))
-            assert settings is not None and out_dir is not None
-            sys.exit(chosen.call(sweep_argv(settings, out_dir, cgroup_root=cgroup_root, as_json=as_json)))
-        except UmlError as e:
-            first = e.message.splitlines()[0]
-            fail(HarnessError(f"the user-mode Linux guest running the sweep failed: {first}",
-                              f"the finished trials are kept; resume with: harness sweep --resume {target}"),
-                 ExitStatus.HARNESS)
+        if resume_dir is not None:
+            sys.exit(uml_sweep.resume(resume_dir, cgroup_root=chosen.cgroup_root, mem=chosen.mem,
+                                      as_json=as_json))
+        assert settings is not None and out_dir is not None
+        sys.exit(uml_sweep.start(settings, out_dir, cgroup_root=chosen.cgroup_root, mem=chosen.mem,
+                                 as_json=as_json))
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         if resume_dir is not None:
