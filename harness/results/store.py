@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.errors import ResultsError
+from harness.errors import HarnessError, ResultsError
 from harness.schema.manifest import Manifest
 from harness.schema.record import SCHEMA_VERSION as RECORD_VERSION
 from harness.schema.version import check_version
@@ -50,7 +50,8 @@ class TrialLog:
         except FileNotFoundError:
             now = None
         if now is None or (now.st_dev, now.st_ino) != (mine.st_dev, mine.st_ino):
-            raise ResultsError(f"{self.path} was removed or replaced while the sweep ran "
+            # The harness's failure mid-sweep (exit 125), not bad input: a HarnessError.
+            raise HarnessError(f"{self.path} was removed or replaced while the sweep ran "
                                f"(its records from then on would be lost)",
                                "find what deleted it (a workload running as root can); restore "
                                "it, or start the sweep again into a new --out")
