@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 from harness import __version__
 from harness.cgroup import counters
@@ -19,6 +20,7 @@ from harness.cgroup.workspace import Workspace
 from harness.errors import CgroupError, SpawnError
 from harness.limits import LimitSettings
 from harness.record import EXIT_HARNESS, RunRecord
+from harness.runner import timeline as timelines
 from harness.runner.classify import classify, exit_status
 from harness.runner.spawn import Stream, spawn_in_cgroup
 
@@ -40,6 +42,8 @@ class RunSpec:
     new_session: bool = False  # keep the terminal's Ctrl-C away from the workload
     backend: str = "native"
     on_event: EventCallback | None = None  # called as OOM kills happen
+    timeline: Path | None = None  # where to write the memory/CPU timeline (None: no sampling)
+    sampling: timelines.SamplePolicy | None = field(default_factory=timelines.SamplePolicy)
 
 
 def run_trial(ws: Workspace, spec: RunSpec) -> RunRecord:
@@ -84,12 +88,19 @@ def _run_in(cg: Cgroup, spec: RunSpec, base: dict) -> RunRecord:
     t0 = time.monotonic()
     proc = spawn_in_cgroup(cg, spec.command, cwd=spec.cwd, env=spec.env, stdin=spec.stdin,
                            stdout=spec.stdout, stderr=spec.stderr, new_session=spec.new_session)
+    # Opened after the spawn: the trampoline's `sh` reads its pipe by fd number, one digit in dash.
+    sampler = watch.sampler = (timelines.Sampler(cg, spec.sampling, t0)
+                               if spec.timeline is not None and spec.sampling is not None else None)
     try:
         timed_out = _wait(proc, spec, cg, watch, t0)
+        wall = time.monotonic() - t0
+        returncode = proc.wait()
+        if sampler is not None:
+            sampler.mark(t0 + wall, "exit")
     finally:
         watch.close()
-    wall = time.monotonic() - t0
-    returncode = proc.wait()
+        if sampler is not None:
+            sampler.close()
     # The trial ends with its main process; whatever it left (double-forked, setsid,
     # ignoring signals) dies with the cgroup.
     leftovers = 0
@@ -97,6 +108,9 @@ def _run_in(cg: Cgroup, spec: RunSpec, base: dict) -> RunRecord:
         leftovers = sum(len(c.pids()) for c in [cg, *cg.descendants()])
         cg.kill()
     measured = counters.collect(cg)
+    if sampler is not None and spec.timeline is not None:
+        timelines.write(spec.timeline, sampler.document(base["started_at"], limits,
+                                                       measured.memory_peak_bytes))
     ancestor_delta = counters.ancestor_ooms(cg) - ancestor_ooms_before
     code, sig = exit_status(returncode, timed_out)
     verdict = classify(code == 0 and not timed_out, timed_out, measured.memory_events, ancestor_delta)
@@ -119,9 +133,11 @@ def _run_in(cg: Cgroup, spec: RunSpec, base: dict) -> RunRecord:
 class _Watch:
     """memory.events, watched with poll(): the kernel flags the file on every change."""
 
-    def __init__(self, cg: Cgroup, on_event: EventCallback | None) -> None:
+    def __init__(self, cg: Cgroup, on_event: EventCallback | None,
+                 sampler: timelines.Sampler | None = None) -> None:
         self.fd = os.open(cg.file("memory.events"), os.O_RDONLY | os.O_CLOEXEC)
         self.on_event = on_event
+        self.sampler = sampler
         self.first_oom_at: float | None = None
         self.last = self.read()
 
@@ -135,6 +151,8 @@ class _Watch:
         if now.get("oom_kill", 0) > self.last.get("oom_kill", 0):
             if self.first_oom_at is None:
                 self.first_oom_at = time.monotonic()
+            if self.sampler is not None:
+                self.sampler.mark(time.monotonic(), "oom_kill", count=now.get("oom_kill", 0))
             if self.on_event is not None:
                 self.on_event("oom_kill", now)
         self.last = now
@@ -158,12 +176,17 @@ def _wait(proc: subprocess.Popen[bytes], spec: RunSpec, cg: Cgroup, watch: _Watc
             now = time.monotonic()
             if deadline is not None and now >= deadline and not timed_out:
                 timed_out = True
+                if watch.sampler is not None:
+                    watch.sampler.mark(now, "timeout")
                 _signal_all(cg, signal.SIGTERM)
                 kill_at = now + spec.grace
             if kill_at is not None and now >= kill_at:
                 cg.kill()
                 kill_at = None
-            wake = [t for t in (deadline if not timed_out else None, kill_at) if t is not None]
+            if watch.sampler is not None:
+                watch.sampler.due(now)
+            sample_at = None if watch.sampler is None else watch.sampler.next_at
+            wake = [t for t in (deadline if not timed_out else None, kill_at, sample_at) if t is not None]
             wait_ms = None if not wake else max(0.0, min(wake) - now) * 1000
             for fd, _ in poller.poll(wait_ms):
                 if fd == watch.fd:
