@@ -97,8 +97,11 @@ def _settle(counts: CellCounts, j: int, b: int, ps: PairedResult, margin: float,
 
 def recommendation(comps: list[dict[str, Any]], counts: CellCounts, table: TrialTable, b: int,
                    margin: float, alpha: float) -> dict[str, Any]:
-    base_mult = table.memory_multiplier[b]
-    mult = dict(zip(table.profile_names, table.memory_multiplier, strict=True))
+    from harness.report.sections import axis_values
+
+    vals = axis_values(table)[1]
+    base_mult = vals[b]
+    mult = dict(zip(table.profile_names, vals, strict=True))
     cands = [BandCandidate(c["profile"], float(mult[c["profile"]]), c["equivalence"],  # type: ignore[arg-type]
                            _nan(c["infra_diff"]), _nan(c["infra_lower_p_holm"]))
              for c in comps if mult[c["profile"]] is not None

@@ -53,7 +53,7 @@ class _Columns:
     host: list[str] = field(default_factory=list)
     category: bytearray = field(default_factory=bytearray)
     started: list[float] = field(default_factory=list)
-    multipliers: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    multipliers: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     reasons: dict[tuple[str, str], int] = field(default_factory=dict)
     line_offset: int = 0  # lines before this range (for messages), filled by the caller
 
@@ -179,7 +179,8 @@ def _parse_range(path_str: str, start: int, end: int, line_offset: int) -> _Colu
                 cols.host.append(str(rec.get("host") or "unknown"))
                 cols.category.append(code)
                 cols.started.append(_epoch(rec.get("started_at")))
-                mult = (rec.get("memory_multiplier"), rec.get("cpu_multiplier"))
+                mult = (rec.get("memory_multiplier"), rec.get("cpu_multiplier"),
+                        rec.get("timeout_multiplier", 1.0))
                 if cols.multipliers.get(profile) != mult:
                     _same_multipliers(cols.multipliers, profile, mult, path, number)
                 if code == 2:
@@ -208,7 +209,7 @@ def _bad_record_message(path: Path, number: int, raw: bytes, e: Exception) -> st
     return f"{path}:{number}: unknown outcome {rec.get('outcome')!r} (expected one of {', '.join(OUTCOMES)})"
 
 
-def _same_multipliers(seen: dict[str, tuple[Any, Any]], profile: str, mult: tuple[Any, Any],
+def _same_multipliers(seen: dict[str, tuple[Any, ...]], profile: str, mult: tuple[Any, ...],
                       path: Path, number: int) -> None:
     old = seen.setdefault(profile, mult)
     if old != mult:
@@ -229,7 +230,7 @@ def _epoch(value: Any) -> float:
 def _assemble(dirs: list[Path], manifests: list[dict[str, Any]], parts: list[_Columns],
               warnings: list[str]) -> Sweep:
     seen: dict[str, int] = {}
-    mults: dict[str, tuple[Any, Any]] = {}
+    mults: dict[str, tuple[Any, ...]] = {}
     reasons: dict[str, dict[str, int]] = {}
     for i, c in enumerate(parts):
         before = len(seen)
@@ -255,6 +256,7 @@ def _assemble(dirs: list[Path], manifests: list[dict[str, Any]], parts: list[_Co
         host_names=[str(h) for h in host_names],
         memory_multiplier=[_num(mults[p][0]) for p in profile_names],
         cpu_multiplier=[_num(mults[p][1]) for p in profile_names],
+        timeout_multiplier=[_num(mults[p][2]) for p in profile_names],
     )
     return Sweep(table, dirs, manifests, reasons, warnings)
 
@@ -277,7 +279,7 @@ def _duplicate(dirs: list[Path], parts: list[_Columns], i: int) -> None:
             where[t] = j
 
 
-def _profile_order(manifests: list[dict[str, Any]], mults: dict[str, tuple[Any, Any]]) -> list[str]:
+def _profile_order(manifests: list[dict[str, Any]], mults: dict[str, tuple[Any, ...]]) -> list[str]:
     order: list[str] = []
     for m in manifests:
         for p in m.get("profiles") or []:

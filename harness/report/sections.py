@@ -24,8 +24,10 @@ def sweep_info(sweep: Sweep, n_trials: int, n_tasks: int) -> dict[str, Any]:
             "hosts": sweep.table.host_names}
 
 
-def _axis(table: TrialTable) -> tuple[str | None, list[float | None]]:
-    for name, vals in (("memory", table.memory_multiplier), ("cpu", table.cpu_multiplier)):
+def axis_values(table: TrialTable) -> tuple[str | None, list[float | None]]:
+    """The factor the profiles vary (memory, else CPU, else the agent timeout) and its values."""
+    for name, vals in (("memory", table.memory_multiplier), ("cpu", table.cpu_multiplier),
+                       ("timeout", table.timeout_multiplier or [])):
         if len({v for v in vals if v is not None}) >= 2:
             return name, vals
     return None, table.memory_multiplier
@@ -33,9 +35,13 @@ def _axis(table: TrialTable) -> tuple[str | None, list[float | None]]:
 
 def ordered_profiles(table: TrialTable) -> tuple[str | None, list[int], list[int]]:
     """(axis, profiles with a multiplier ordered by it, profiles without one)."""
-    axis, vals = _axis(table)
+    axis, vals = axis_values(table)
     other = table.cpu_multiplier if axis == "memory" else table.memory_multiplier
     idx = [j for j, v in enumerate(vals) if v is not None]
+    timeouts = table.timeout_multiplier
+    if axis in ("memory", "cpu") and timeouts and idx:  # hold the timeout fixed along a limit
+        fixed = max(set(timeouts), key=lambda t: (sum(timeouts[j] == t for j in idx), t == 1.0))
+        idx = [j for j in idx if timeouts[j] == fixed]
     idx.sort(key=lambda j: (vals[j], other[j] if other[j] is not None else np.inf))
     return axis, idx, [j for j, v in enumerate(vals) if v is None]
 
@@ -51,7 +57,7 @@ def trend(counts: CellCounts, table: TrialTable) -> dict[str, Any]:
     if axis is None or len(idx) < 2:
         doc["note"] = "fewer than two profiles with distinct multipliers: no trend test"
         return doc
-    vals = table.memory_multiplier if axis == "memory" else table.cpu_multiplier
+    vals = axis_values(table)[1]
     x = np.log2(np.array([vals[j] for j in idx], dtype=float))
     n_tr = counts.n[:, idx].sum(0)
     for key, rates, events, sign in (("success", counts.success_rates(), counts.passed, 1.0),

@@ -29,8 +29,11 @@ from harness.limits import LimitSettings
 from harness.record import RunRecord
 from harness.results import store
 from harness.results.host import host_metadata
+from harness.runner.timeline import DEFAULT_FIRST as DEFAULT_SAMPLE_INTERVAL
+from harness.runner.timeline import policy_for
 from harness.suite.parse import Suite, load_suite
 from harness.suite.task import TaskSpec
+from harness.sweep import overrides
 from harness.sweep.agent import AgentTemplate
 from harness.sweep.budget import Budget, check_plan
 from harness.sweep.plan import Trial, parse_shard, plan_trials, shard_trials
@@ -55,6 +58,8 @@ class SweepSettings:
     tasks: list[str] | None = None
     shard: str | None = None  # "i/N"
     keep_workdirs: bool = False
+    sample_interval: float = DEFAULT_SAMPLE_INTERVAL  # first interval of the timelines; 0 = none
+    spec_overrides: dict[str, dict[str, Any]] | None = None  # task -> memory_bytes/cpus (--spec-overrides)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -106,7 +111,7 @@ def _plan(settings: SweepSettings) -> _Plan:
         raise UsageError(f"--repeats {settings.repeats}: must be at least 1", "give --repeats 1 or more")
     if settings.concurrency < 1:
         raise UsageError(f"--concurrency {settings.concurrency}: must be at least 1", "give 1 or more")
-    suite = load_suite(settings.suite, settings.tasks)
+    suite = overrides.apply(load_suite(settings.suite, settings.tasks), settings.spec_overrides)
     agent = AgentTemplate(settings.agent)
     agent.validate()
     if agent.is_oracle:
@@ -143,7 +148,8 @@ def sweep_id(plan: _Plan) -> str:
     if plan.settings.shard is None:
         return f"{name}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
     key = json.dumps([plan.suite.checksum, [p.to_dict() for p in plan.settings.profiles],
-                      plan.settings.repeats, plan.settings.seed, plan.settings.agent], sort_keys=True)
+                      plan.settings.repeats, plan.settings.seed, plan.settings.agent,
+                      plan.settings.spec_overrides], sort_keys=True)
     return f"{name}-seed{plan.settings.seed}-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
 
 
@@ -161,6 +167,7 @@ def new_manifest(plan: _Plan, out_dir: Path, backend: str, budget: Budget) -> di
                                      "verifier_timeout_sec": t.verifier_timeout_sec}
                             for t in plan.suite.tasks}},
         "settings": plan.settings.to_dict(),
+        "spec_overrides": _overrides_doc(plan),
         "profiles": [p.to_dict() for p in plan.settings.profiles],
         "seed": plan.settings.seed,
         "repeats": plan.settings.repeats,
@@ -181,6 +188,17 @@ def new_manifest(plan: _Plan, out_dir: Path, backend: str, budget: Budget) -> di
         "invocations": [],
         "cgroup_sessions": [],
     }
+
+
+def _overrides_doc(plan: _Plan) -> dict[str, Any] | None:
+    """Per overridden task: the spec in force and the one task.toml declares."""
+    if not plan.settings.spec_overrides:
+        return None
+    declared = {t.name: t for t in load_suite(plan.settings.suite, plan.settings.tasks).tasks}
+    return {t.name: {"memory_bytes": t.memory_bytes, "cpus": t.cpus,
+                     "declared_memory_bytes": declared[t.name].memory_bytes,
+                     "declared_cpus": declared[t.name].cpus}
+            for t in plan.suite.tasks if t.name in plan.settings.spec_overrides}
 
 
 def start(settings: SweepSettings, out_dir: Path, backend: str, cgroup_root: Path | None,
@@ -259,7 +277,8 @@ def _execute(plan: _Plan, manifest: dict[str, Any], out_dir: Path, backend: str,
                                     "host": manifest["host"]["hostname"], "backend": backend}]
         store.write_json_atomic(out_dir / store.MANIFEST_FILE, manifest)
         ctx = TrialContext(ws, plan.agent, out_dir, backend, manifest["host"]["hostname"],
-                           manifest["sweep_id"], plan.settings.keep_workdirs)
+                           manifest["sweep_id"], plan.settings.keep_workdirs,
+                           policy_for(plan.settings.sample_interval))
 
         def on_event(kind: str, events: dict[str, int]) -> None:
             progress.note(f"  {kind}: oom_kill={events.get('oom_kill')}")
@@ -344,6 +363,6 @@ def _one(ctx: TrialContext, task: TaskSpec, profile: Profile, trial: Trial,
                         returncode=None, signal=None, timed_out=False, wall_seconds=0.0, command=[],
                         started_at=datetime.now(UTC).isoformat(), harness_version=__version__,
                         backend=ctx.backend, error=str(e)).to_dict()
-        rec.update(sweep_fields(ctx, profile, trial, profile.resolve(task)), agent_outcome=None,
+        rec.update(sweep_fields(ctx, profile, trial, profile.resolve(task), task), agent_outcome=None,
                    verifier=None)
         return rec

@@ -7,7 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,8 @@ from harness.cgroup.workspace import Workspace, safe_name
 from harness.limits import LimitSettings
 from harness.record import RunRecord
 from harness.runner.classify import combine
+from harness.runner.timeline import FILE_NAME as TIMELINE_FILE
+from harness.runner.timeline import SamplePolicy
 from harness.runner.trial import EventCallback, RunSpec, run_trial
 from harness.suite.task import TaskSpec
 from harness.sweep.agent import AgentTemplate
@@ -35,6 +37,7 @@ class TrialContext:
     host: str
     sweep_id: str
     keep_workdirs: bool = False
+    sampling: SamplePolicy | None = field(default_factory=SamplePolicy)  # None: no timeline
 
 
 def trial_paths(out_dir: Path, trial_id: str) -> tuple[Path, Path]:
@@ -59,9 +62,10 @@ def run_task_trial(ctx: TrialContext, task: TaskSpec, profile: Profile, trial: T
             agent = run_trial(ctx.workspace, RunSpec(
                 command=ctx.agent.expand(task.path, task.instruction_path, workdir, task.name),
                 limits=limits.to_limit_settings(), cwd=str(workdir), env=env,
-                timeout=task.agent_timeout_sec, stdin=subprocess.DEVNULL, stdout=log,
+                timeout=profile.agent_timeout(task), stdin=subprocess.DEVNULL, stdout=log,
                 stderr=log, name=f"{task.name}-{profile.name}", new_session=True,
-                backend=ctx.backend, on_event=on_event))
+                backend=ctx.backend, on_event=on_event, sampling=ctx.sampling,
+                timeline=None if ctx.sampling is None else logdir / TIMELINE_FILE))
         verifier = None
         if agent.infra_reason not in ("spawn_error", "harness_error"):
             with open(logdir / "verifier.log", "wb") as log:
@@ -73,7 +77,7 @@ def run_task_trial(ctx: TrialContext, task: TaskSpec, profile: Profile, trial: T
     finally:
         if not ctx.keep_workdirs:
             shutil.rmtree(workdir, ignore_errors=True)
-    return {**_record(agent, verifier, reward), **sweep_fields(ctx, profile, trial, limits)}
+    return {**_record(agent, verifier, reward), **sweep_fields(ctx, profile, trial, limits, task)}
 
 
 def _environment(task: TaskSpec, trial: Trial, workdir: Path, reward: Path, profile: str) -> dict[str, str]:
@@ -118,10 +122,13 @@ def _record(agent: RunRecord, verifier: RunRecord | None, reward: Path) -> dict[
     return rec
 
 
-def sweep_fields(ctx: TrialContext, profile: Profile, trial: Trial, limits: TrialLimits) -> dict[str, Any]:
+def sweep_fields(ctx: TrialContext, profile: Profile, trial: Trial, limits: TrialLimits,
+                 task: TaskSpec) -> dict[str, Any]:
     """What a sweep adds to the runner's record (see harness.record.SWEEP_FIELDS)."""
     return {"trial_id": trial.trial_id, "task": trial.task, "profile": trial.profile,
             "memory_multiplier": profile.memory_multiplier, "cpu_multiplier": profile.cpu_multiplier,
+            "timeout_multiplier": profile.timeout_multiplier,
+            "agent_timeout_sec": profile.agent_timeout(task),
             "repeat": trial.repeat, "seed": trial.seed_for_trial, "host": ctx.host,
             "sweep_id": ctx.sweep_id, "declared_memory_bytes": limits.declared_memory_bytes,
             "declared_cpus": limits.declared_cpus}
