@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -70,13 +71,13 @@ class TaskAdvice:
         return asdict(self)
 
 
-def quantile(values: list[float], q: float) -> float:
+def quantile(values: Sequence[float], q: float) -> float:
     """Nearest-rank quantile (an observed value; the max for q near 1 with few values)."""
     s = sorted(values)
     return s[max(0, min(len(s) - 1, math.ceil(q * len(s)) - 1))]
 
 
-def _median(values: list[float]) -> float:
+def _median(values: Sequence[float]) -> float:
     s = sorted(values)
     n = len(s)
     return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2

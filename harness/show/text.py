@@ -60,12 +60,12 @@ def render(tl: Timeline, width: int = WIDTH, height: int = HEIGHT) -> str:
             for r in range(height):
                 if grid[r][c] == " ":
                     grid[r][c] = "|"
-            grid[height - 1][c] = mark
+            grid[0][c] = mark  # on the time axis
     label_w = 7
     lines = []
+    labelled = {0, height - 1} | {row(v) for v in (kill, guarantee) if v is not None}
     for r in range(height - 1, -1, -1):
-        value = top * r / (height - 1)
-        label = _size(value) if r in (0, height - 1, row(kill or -1), row(guarantee or -1)) else ""
+        label = _size(top * r / (height - 1)) if r in labelled else ""
         lines.append(f"{label:>{label_w}} |{''.join(grid[r])}")
     lines.append(" " * label_w + " +" + "-" * width)
     lines.append(" " * label_w + f"  0 s{'':>{width - 12}}{t_end:.1f} s")
