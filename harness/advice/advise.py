@@ -27,7 +27,7 @@ class Rule:
     quantile: float = 0.9  # of the passing trials' peaks, for the guarantee
     headroom: float = 0.10  # added to that quantile
     band: float = 3.0  # kill threshold = band × guarantee (the calibrated band)
-    band_source: str = "the article's calibrated 3x (no band was settled by these sweeps)"
+    band_source: str = "the article's 3x: these sweeps settle no band"
     above: float = 1.2  # flag: peaks above this multiple of the declared memory
     below: float = 0.5  # flag: no peak ever reached this fraction of the declared memory
 
