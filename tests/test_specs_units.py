@@ -201,3 +201,15 @@ def test_sweep_cli_refuses_timeouts_in_two_places_and_a_negative_interval(tmp_pa
                              "--sample-interval", "-1"])
     assert r.exit_code == 2 and "--sample-interval" in r.output
     assert not (tmp_path / "o").exists()
+
+
+def test_advise_and_show_refuse_what_is_not_a_sweep(tmp_path: Path) -> None:
+    (tmp_path / "manifest.json").write_text("{}")
+    (tmp_path / "trials.jsonl").write_text('{"outcome": "passed"}\n')
+    runner = CliRunner()
+    r = runner.invoke(main, ["advise", str(tmp_path)])
+    assert r.exit_code == 2 and "no sweep trial records" in r.output
+    r = runner.invoke(main, ["show", str(tmp_path / "nope"), "a/1x/0"])
+    assert r.exit_code == 2 and "no such directory" in r.output
+    r = runner.invoke(main, ["show", str(tmp_path), "a/1x/0"])
+    assert r.exit_code == 2 and "no trial 'a/1x/0'" in r.output

@@ -46,6 +46,11 @@ def advise(dirs: tuple[Path, ...], quantile: float, headroom: float, band: str, 
         trials = read_trials(list(dirs))
         rule = _rule(list(dirs), quantile, headroom, band)
         advice = make_advice(trials.records, rule)
+        if not advice:
+            from harness.errors import ResultsError
+
+            raise ResultsError(f"{', '.join(map(str, dirs))}: no sweep trial records (none names a task)",
+                               "give directories `harness sweep` or `harness demo` wrote")
         if write_overrides is not None:
             command = "harness advise " + " ".join(shlex.quote(a) for a in sys.argv[2:])
             write_overrides.write_text(overrides_text(advice, rule, command))
