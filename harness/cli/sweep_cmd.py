@@ -6,7 +6,7 @@ import signal
 import sys
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -131,7 +131,7 @@ def _settings(suite: Path | None, out_dir: Path | None, profiles: str | None, cp
         raise UsageError("--sweep-file and --profiles/--cpu-profiles/--timeout-profiles both name profiles",
                          "give the profiles in one place (a [[profile]] table takes timeout = \"2x\")")
     chosen = file.profiles if file is not None else parse_profiles(profiles, cpu_profiles, timeout_profiles)
-    kwargs = {}
+    kwargs: dict[str, Any] = {}
     if seed is None and file is not None and file.seed is not None:
         seed = file.seed
     if seed is not None:
