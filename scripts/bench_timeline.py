@@ -47,10 +47,11 @@ def samples_in(seconds: float, interval: float) -> int:
     return n
 
 
-# Memory that never stays flat: 8 MiB allocated and freed every 50 ms, so sampling stays dense.
-MOVING = ("import time\nend = time.monotonic() + {s}\nwhile time.monotonic() < end:\n"
-          "    b = bytearray(8 << 20); b[::4096] = b'x' * len(b[::4096]); time.sleep(0.05)\n"
-          "    del b; time.sleep(0.05)\n")
+# Memory that never stays flat: a sawtooth, 2 MiB more every 0.1 s up to 40 MiB, then freed,
+# so every interval sees it move and the sampling stays as dense as the policy allows.
+MOVING = ("import time\nend = time.monotonic() + {s}\nblocks = []\nwhile time.monotonic() < end:\n"
+          "    b = bytearray(2 << 20); b[::4096] = b'x' * len(b[::4096]); blocks.append(b)\n"
+          "    blocks = [] if len(blocks) >= 20 else blocks\n    time.sleep(0.1)\n")
 
 
 def inside(seconds: float, interval: float, rounds: int) -> dict[str, Any]:
