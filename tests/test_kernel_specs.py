@@ -151,5 +151,11 @@ def test_timeout_profiles_fail_at_half_and_pass_at_double(kernel, shared_tmp):
         "1x-t0.5x": 0.5, "1x-t2x": 2.0, "1x-tnone": None}
     rep = host_harness("report", str(out), "--json", "--baseline", "1x-t0.5x")
     assert rep.returncode == 0, rep.stderr
-    trend = json.loads(rep.stdout)["trend"]
+    doc = json.loads(rep.stdout)
+    trend = doc["trend"]
     assert trend["axis"] == "timeout" and trend["order"] == ["1x-t0.5x", "1x-t2x"]
+    assert {p["name"]: p["timeout_multiplier"] for p in doc["profiles"]}["1x-tnone"] is None
+    png = shared_tmp / "report.png"
+    plotted = host_harness("report", str(out), "--baseline", "1x-t0.5x", "--plot", str(png))
+    assert plotted.returncode == 0, plotted.stderr
+    assert png.read_bytes()[:4] == b"\x89PNG"

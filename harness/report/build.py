@@ -52,6 +52,8 @@ def build_report(sweep: Sweep, baseline: str = "1x", margin: float = 0.02,
     single = bool((counts.n[counts.n > 0] == 1).all())
     profiles = profile_rows(table.profile_names, table.memory_multiplier, table.cpu_multiplier, counts,
                             sweep.infra_reasons)
+    for row, timeout in zip(profiles, table.timeout_multiplier or [1.0] * len(profiles), strict=True):
+        row["timeout_multiplier"] = timeout  # of the agent timeout; None = no timeout
     comparisons = against.comparisons(counts, table.profile_names, b, margin, alpha, single)
     _adjust(comparisons, alpha)
     by_cat = np.stack([counts.passed.sum(0), counts.failed.sum(0), counts.infra.sum(0)], axis=1)
