@@ -133,11 +133,10 @@ def _run_in(cg: Cgroup, spec: RunSpec, base: dict) -> RunRecord:
 class _Watch:
     """memory.events, watched with poll(): the kernel flags the file on every change."""
 
-    def __init__(self, cg: Cgroup, on_event: EventCallback | None,
-                 sampler: timelines.Sampler | None = None) -> None:
+    def __init__(self, cg: Cgroup, on_event: EventCallback | None) -> None:
         self.fd = os.open(cg.file("memory.events"), os.O_RDONLY | os.O_CLOEXEC)
         self.on_event = on_event
-        self.sampler = sampler
+        self.sampler: timelines.Sampler | None = None  # marks OOM kills on the timeline
         self.first_oom_at: float | None = None
         self.last = self.read()
 
