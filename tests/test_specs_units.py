@@ -186,8 +186,10 @@ def test_sweep_file_timeout(tmp_path: Path) -> None:
     assert [(p.name, p.timeout_multiplier) for p in profiles] == [("1x-t0.5x", 0.5), ("1x-tnone", None),
                                                                   ("2x", 1.0)]
     f.write_text('[[profile]]\nmemory = "1x"\ntimeout = "2G"\n')
-    with pytest.raises(UsageError, match="timeout"):
+    with pytest.raises(UsageError, match="not a positive multiple of the task's agent timeout"):
         load_sweep_file(f)
+    with pytest.raises(UsageError, match="'30' is not a positive multiple"):
+        parse_profiles("1x", None, "30")  # seconds are not a multiple: refused, not read as 30x
 
 
 def test_sweep_cli_refuses_timeouts_in_two_places_and_a_negative_interval(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness.errors import UsageError
 from harness.suite.task import SAFE_NAME_RE, TaskSpec
-from harness.units import parse_cpu_amount, parse_memory_amount
+from harness.units import parse_cpu_amount, parse_memory_amount, parse_multiple
 
 if TYPE_CHECKING:
     from harness.limits import LimitSettings
@@ -135,6 +135,12 @@ def parse_multiple_token(text: str, what: str, kind: str = "memory") -> float | 
     token = str(text).strip()
     if token.lower() in _UNCAPPED_WORDS:
         return None
+    if kind == "timeout":  # a multiple of the task's agent timeout, never seconds
+        mult = parse_multiple(token)
+        if mult is None or not (math.isfinite(mult) and mult > 0):
+            raise UsageError(f"{what}: {token!r} is not a positive multiple of the task's agent timeout",
+                             "write e.g. 0.5x, 2x or none")
+        return mult
     amount = parse_memory_amount(token, what) if kind == "memory" else parse_cpu_amount(token, what)
     if amount.multiple is None:
         raise UsageError(f"{what}: {token!r} is not a multiple of the task's spec",
@@ -163,7 +169,7 @@ def parse_profiles(memory: str | None = None, cpu: str | None = None,
     """
     mems = _tokens(memory if memory is not None else ",".join(DEFAULT_PROFILE_NAMES), "--profiles", "memory")
     cpus = None if cpu is None else _tokens(cpu, "--cpu-profiles", "cpu")
-    times = [1.0] if timeout is None else _tokens(timeout, "--timeout-profiles", "cpu")
+    times = [1.0] if timeout is None else _tokens(timeout, "--timeout-profiles", "timeout")
     out = []
     for m in mems:
         guarantee = 1.0 if m is None else min(1.0, m)
@@ -293,7 +299,7 @@ def _profile(table: dict[str, Any], where: str, problems: list[str]) -> Profile 
     mem = multiple("memory", "memory") if "memory" in table else None
     cpu = multiple("cpu", "cpu") if "cpu" in table else mem
     high = multiple("memory_high", "memory") if "memory_high" in table else None
-    timeout = multiple("timeout", "cpu") if "timeout" in table else 1.0
+    timeout = multiple("timeout", "timeout") if "timeout" in table else 1.0
     if "guarantee" in table:
         guarantee = multiple("guarantee", "memory")
         if guarantee is None and len(problems) == before:
