@@ -30,7 +30,7 @@ MIB = 1 << 20
 def test_interval_is_dense_first_then_grows_and_doubles_while_flat() -> None:
     p = timeline.SamplePolicy()
     assert p.interval(0.0) == p.first and p.interval(1.0) == p.first
-    assert p.interval(40.0) == pytest.approx(2.0)  # 5 % of the elapsed time
+    assert p.interval(40.0) == pytest.approx(4.0)  # 10 % of the elapsed time
     assert p.interval(10_000.0) == p.longest
     assert p.interval(1.0, last=0.4, moved=False) == pytest.approx(0.8)
     assert p.interval(1.0, last=0.4, moved=True) == p.first
@@ -40,11 +40,11 @@ def test_interval_is_dense_first_then_grows_and_doubles_while_flat() -> None:
     assert timeline.policy_for(0) is None and timeline.policy_for(None) is None
 
 
-def test_ten_minutes_of_moving_memory_is_about_two_hundred_samples() -> None:
+def test_ten_minutes_of_moving_memory_is_a_few_hundred_samples_at_most() -> None:
     p, t, n = timeline.SamplePolicy(), 0.0, 0
     while t <= 600:
         n, t = n + 1, t + p.interval(t)
-    assert 150 <= n <= 250
+    assert 100 <= n <= 250
 
 
 def _doc(kill_at_ms: int | None = 2000) -> dict:

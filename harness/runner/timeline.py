@@ -4,7 +4,7 @@ The runner polls ``memory.events`` and the main process's pidfd; the poll's time
 the next sample's time, so sampling costs no thread. The interval adapts to the trial:
 while memory moves it is ``first`` seconds at the start (where install spikes live), then
 a fixed fraction of the elapsed time; while memory stays flat it doubles; it never exceeds
-``longest``. A 10-minute trial whose memory always moves gets about 200 samples, an idle
+``longest``. A 10-minute trial whose memory always moves gets about 160 samples, an idle
 one a few dozen. An OOM kill, a timeout and the end are marked, each with a sample then.
 
 Samples can miss a spike between two of them: ``memory.peak`` (also sampled, when the
@@ -36,7 +36,7 @@ class SamplePolicy:
     doubling while memory changes by less than ``flat`` (a fraction, or 1 MiB)."""
 
     first: float = DEFAULT_FIRST
-    ratio: float = 0.05
+    ratio: float = 0.10
     longest: float = 5.0
     flat: float = 0.02
 
