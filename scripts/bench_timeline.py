@@ -32,8 +32,8 @@ def cpu_of(ws: Any, argv: list[str], timeline_path: Path | None, interval: float
     from harness.runner.trial import RunSpec, run_trial
 
     t = os.times()
-    run_trial(ws, RunSpec(command=argv, limits=LimitSettings(memory_max=TRIAL_MEMORY), name="bench-tl",
-                          timeline=timeline_path, sampling=SamplePolicy(first=interval)))
+    run_trial(ws, RunSpec(command=argv, limits=LimitSettings(memory_max_bytes=TRIAL_MEMORY),
+                          name="bench-tl", timeline=timeline_path, sampling=SamplePolicy(first=interval)))
     u = os.times()
     return (u.user - t.user) + (u.system - t.system)
 

@@ -159,3 +159,33 @@ def test_timeout_profiles_fail_at_half_and_pass_at_double(kernel, shared_tmp):
     plotted = host_harness("report", str(out), "--baseline", "1x-t0.5x", "--plot", str(png))
     assert plotted.returncode == 0, plotted.stderr
     assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_uml_sweep_samples_scales_timeouts_and_applies_overrides(uml_kernel, shared_tmp):
+    """--backend uml: the settings travel whole to the guest, so the sampling interval, the
+    timeout profiles and the spec overrides act there exactly as in a native sweep."""
+    suite = shared_tmp / "suite"
+    write_task(suite, "deadline", "sleep 1.5\necho ok > result", agent_timeout=2)
+    specs = shared_tmp / "specs.toml"
+    specs.write_text('[task.deadline]\nmemory = "48M"\ncpus = 0.5\n')
+    out = shared_tmp / "out"
+    r = subprocess.run([sys.executable, "-m", "harness", "sweep", str(suite), "--out", str(out),
+                        "--backend", "uml", "--profiles", "1x", "--timeout-profiles", "0.5x,2x",
+                        "--spec-overrides", str(specs), "--sample-interval", "0.05", "--repeats", "1",
+                        "--seed", "4"], cwd=str(REPO), capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    recs = records(out)
+    half, double = recs["deadline/1x-t0.5x/0"], recs["deadline/1x-t2x/0"]
+    assert half["outcome"] == "timeout" and half["agent_timeout_sec"] == 1.0
+    assert double["outcome"] == "passed" and double["agent_timeout_sec"] == 4.0
+    assert {x["backend"] for x in recs.values()} == {"uml"}
+    assert {(x["declared_memory_bytes"], x["declared_cpus"]) for x in recs.values()} == {(48 * MIB, 0.5)}
+    assert half["limits"]["memory.max"] == str(48 * MIB)
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["settings"]["sample_interval"] == 0.05
+    assert m["spec_overrides"]["deadline"] == {"memory_bytes": 48 * MIB, "cpus": 0.5,
+                                               "declared_memory_bytes": 32 * MIB, "declared_cpus": 1.0}
+    raw = json.loads((out / "logs" / "deadline__1x-t2x__0" / timeline.FILE_NAME).read_text())
+    assert raw["policy"]["first"] == 0.05
+    assert [e["kind"] for e in timeline.read(out / "logs" / "deadline__1x-t0.5x__0" / timeline.FILE_NAME)
+            .events].count("timeout") == 1

@@ -10,17 +10,20 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from helpers_results import DEFAULT_PROFILES, manifest, trial, write_sweep
 
 from harness.advice.advise import Rule, advise, overrides_of, quantile
 from harness.cli import main
 from harness.demo_suite import demo_suite_path
 from harness.errors import ResultsError, UsageError
+from harness.report.build import report_for_dirs
+from harness.report.render import render_text
 from harness.runner import timeline
+from harness.schema.settings import SweepSettings
 from harness.show.text import render, summary
 from harness.suite.parse import load_suite
 from harness.suite.task import TaskSpec
 from harness.sweep import overrides
-from harness.sweep.execute import SweepSettings
 from harness.sweep.profiles import Profile, load_sweep_file, parse_profiles
 
 MIB = 1 << 20
@@ -149,15 +152,15 @@ def test_bad_overrides_list_every_problem(tmp_path: Path) -> None:
 
 
 def test_settings_with_overrides_survive_the_manifest() -> None:
-    s = SweepSettings(suite=Path("/s"), profiles=list(parse_profiles("1x")),
-                      spec_overrides={"a": {"cpus": 2.0}})
-    again = SweepSettings.from_dict(json.loads(json.dumps(s.to_dict())))
-    assert again.spec_overrides == {"a": {"cpus": 2.0}} and again.sample_interval == s.sample_interval
-    old = s.to_dict()
+    s = SweepSettings(suite=Path("/s"), profiles=parse_profiles("1x", None, "2x"),
+                      spec_overrides={"a": {"cpus": 2.0}}, sample_interval=0.25)
+    again = SweepSettings.from_json(json.loads(json.dumps(s.to_json())), "manifest.json: settings")
+    assert again == s
+    old = s.to_json()
     del old["spec_overrides"], old["sample_interval"]
     for p in old["profiles"]:
         del p["timeout_multiplier"]  # a manifest from before timeouts were a factor
-    back = SweepSettings.from_dict(old)
+    back = SweepSettings.from_json(old, "manifest.json: settings")
     assert back.spec_overrides is None and back.profiles[0].timeout_multiplier == 1.0
 
 
@@ -206,8 +209,8 @@ def test_sweep_cli_refuses_timeouts_in_two_places_and_a_negative_interval(tmp_pa
 
 
 def test_advise_and_show_refuse_what_is_not_a_sweep(tmp_path: Path) -> None:
-    (tmp_path / "manifest.json").write_text("{}")
-    (tmp_path / "trials.jsonl").write_text('{"outcome": "passed"}\n')
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest(["a"], DEFAULT_PROFILES)))
+    (tmp_path / "trials.jsonl").write_text('{"schema": 1, "outcome": "passed"}\n')  # names no task
     runner = CliRunner()
     r = runner.invoke(main, ["advise", str(tmp_path)])
     assert r.exit_code == 2 and "no sweep trial records" in r.output
@@ -215,3 +218,42 @@ def test_advise_and_show_refuse_what_is_not_a_sweep(tmp_path: Path) -> None:
     assert r.exit_code == 2 and "no such directory" in r.output
     r = runner.invoke(main, ["show", str(tmp_path), "a/1x/0"])
     assert r.exit_code == 2 and "no trial 'a/1x/0'" in r.output
+
+
+# -- the report along whichever factor varies ----------------------------------------------
+def _sweep_with(tmp_path: Path, baseline: str, profiles: dict[str, tuple[float, float | None]]) -> Path:
+    """Every trial passes but the baseline's first repeat on half the tasks, an infra error;
+    ``profiles``: name -> (memory multiple, timeout multiple)."""
+    recs = []
+    for i in range(12):
+        for name, (mem, timeout) in profiles.items():
+            for r in range(2):
+                bad = name == baseline and r == 0 and i % 2 == 0
+                rec = trial(f"task-{i:02d}", name, mem, r, "infra_error" if bad else "passed")
+                recs.append({**rec, "cpu_multiplier": mem, "timeout_multiplier": timeout})
+    return write_sweep(tmp_path / "sweep", recs)
+
+
+def test_band_and_trend_hold_the_timeout_fixed_along_memory(tmp_path: Path) -> None:
+    d = _sweep_with(tmp_path, "1x", {"1x": (1.0, 1.0), "3x": (3.0, 1.0), "1x-t0.5x": (1.0, 0.5),
+                                     "5x-t0.5x": (5.0, 0.5)})
+    doc = report_for_dirs([d], baseline="1x", margin=0.6)
+    assert doc.trend.axis == "memory" and doc.trend.order == ("1x", "3x")
+    # 3x qualifies; 5x-t0.5x would be the next step were the timeout not held at the baseline's
+    assert doc.recommendation.verdict == "recommended" and doc.recommendation.profile == "3x"
+    assert doc.recommendation.tested == ("3x",)
+    assert {p.name: p.timeout_multiplier for p in doc.profiles}["5x-t0.5x"] == 0.5
+    assert "smallest memory multiplier" in doc.recommendation.criterion
+
+
+def test_band_and_trend_run_along_the_timeout_when_only_it_varies(tmp_path: Path) -> None:
+    d = _sweep_with(tmp_path, "1x", {"1x-t0.5x": (1.0, 0.5), "1x": (1.0, 1.0), "1x-t2x": (1.0, 2.0),
+                                     "1x-tnone": (1.0, None)})
+    doc = report_for_dirs([d], baseline="1x", margin=0.6)
+    assert doc.trend.axis == "timeout" and doc.trend.order == ("1x-t0.5x", "1x", "1x-t2x")
+    assert "1x-tnone" in doc.trend.uncapped
+    assert doc.recommendation.verdict == "recommended" and doc.recommendation.profile == "1x-t2x"
+    assert doc.recommendation.tested == ("1x-t2x",)
+    assert "smallest timeout multiplier" in doc.recommendation.criterion
+    table = next(part for part in render_text(doc).split("\n\n") if "timeout×" in part)
+    assert "1x-tnone" in table and " none " in table.split("1x-tnone")[1].splitlines()[0]

@@ -13,6 +13,7 @@ from typing import Any
 from harness.errors import ResultsError
 from harness.results import store
 from harness.runner.timeline import FILE_NAME as TIMELINE_FILE
+from harness.schema.manifest import Manifest
 from harness.sweep.task_trial import trial_paths
 
 
@@ -22,7 +23,7 @@ class Trials:
 
     records: list[dict[str, Any]]
     dirs: list[Path]  # per record
-    manifests: dict[Path, dict[str, Any]]
+    manifests: dict[Path, Manifest]
 
 
 def result_dirs(dirs: list[Path]) -> list[Path]:
@@ -43,7 +44,7 @@ def read_trials(dirs: list[Path]) -> Trials:
         raise ResultsError("no result directory given", "give one or more directories `harness sweep` wrote")
     records: list[dict[str, Any]] = []
     where: list[Path] = []
-    manifests = {}
+    manifests: dict[Path, Manifest] = {}
     for d in result_dirs(dirs):
         manifests[d] = store.read_manifest(d)
         got = store.read_trials(d / store.TRIALS_FILE).records

@@ -10,11 +10,10 @@ from typing import TYPE_CHECKING
 import click
 
 from harness.cli.common import errors_exit, print_json, say
+from harness.exits import ExitStatus
 
 if TYPE_CHECKING:
     from harness.advice.advise import Rule
-
-EXIT_BAD_INPUT = 2
 
 
 @click.command()
@@ -42,7 +41,7 @@ def advise(dirs: tuple[Path, ...], quantile: float, headroom: float, band: str, 
     from harness.advice.read import read_trials
     from harness.advice.render import overrides_text, table
 
-    with errors_exit(EXIT_BAD_INPUT):
+    with errors_exit(ExitStatus.BAD_INPUT):
         trials = read_trials(list(dirs))
         rule = _rule(list(dirs), quantile, headroom, band)
         advice = make_advice(trials.records, rule)
@@ -78,11 +77,12 @@ def _rule(dirs: list[Path], quantile: float, headroom: float, band: str) -> Rule
         from harness.report.build import report_for_dirs
 
         doc = report_for_dirs(dirs)
-        rec = doc.get("recommendation") or {}
-        doc_profiles = {p["name"]: p for p in doc.get("profiles", [])}
-    except (HarnessError, ImportError, KeyError, TypeError, ValueError):
-        rec, doc_profiles = {}, {}
-    mult = (doc_profiles.get(rec.get("profile") or "") or {}).get("memory_multiplier")
-    if rec.get("verdict") == "recommended" and isinstance(mult, int | float) and mult >= 1:
-        return Rule(quantile, headroom, float(mult), f"the band these sweeps calibrate: {rec['profile']}")
+    except (HarnessError, ImportError, ValueError):
+        return Rule(quantile, headroom)
+    rec = doc.recommendation
+    # Only a band along memory is a memory headroom (a timeout band says nothing about it).
+    row = next((p for p in doc.profiles if p.name == rec.profile), None)
+    mult = None if row is None or doc.trend.axis != "memory" else row.memory_multiplier
+    if rec.verdict == "recommended" and mult is not None and mult >= 1:
+        return Rule(quantile, headroom, float(mult), f"the band these sweeps calibrate: {rec.profile}")
     return Rule(quantile, headroom)

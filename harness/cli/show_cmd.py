@@ -7,8 +7,7 @@ from pathlib import Path
 import click
 
 from harness.cli.common import errors_exit, print_json, say
-
-EXIT_BAD_INPUT = 2
+from harness.exits import ExitStatus
 
 
 @click.command()
@@ -30,7 +29,7 @@ def show(result_dir: Path, trial: str, plot_path: Path | None, as_json: bool, wi
     from harness.runner import timeline as timelines
     from harness.show.text import record_lines, render, summary
 
-    with errors_exit(EXIT_BAD_INPUT):
+    with errors_exit(ExitStatus.BAD_INPUT):
         rec, where = find_trial(read_trials([result_dir]), trial)
         path = timeline_path(where, str(rec["trial_id"]))
         tl = timelines.read(path) if path.exists() else None

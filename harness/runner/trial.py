@@ -18,11 +18,12 @@ from harness.cgroup import counters
 from harness.cgroup.group import Cgroup
 from harness.cgroup.workspace import Workspace
 from harness.errors import CgroupError, SpawnError
+from harness.exits import ExitStatus
 from harness.limits import LimitSettings
-from harness.record import EXIT_HARNESS, RunRecord
 from harness.runner import timeline as timelines
 from harness.runner.classify import classify, exit_status
 from harness.runner.spawn import Stream, spawn_in_cgroup
+from harness.schema.record import InfraReason, RunRecord
 
 EventCallback = Callable[[str, dict[str, int]], None]
 
@@ -49,18 +50,18 @@ class RunSpec:
 def run_trial(ws: Workspace, spec: RunSpec) -> RunRecord:
     """Run ``spec`` in a fresh trial cgroup of ``ws``; never raises for the workload's doing."""
     started_at = datetime.now(UTC).isoformat()
-    base = dict(command=list(spec.command), started_at=started_at, harness_version=__version__,
-                backend=spec.backend)
     try:
         cg = ws.new_trial(spec.name)
     except CgroupError as e:
-        return _error_record(base, "harness_error", EXIT_HARNESS, str(e))
+        return error_record(spec.command, spec.backend, str(e), started_at=started_at)
     try:
-        return _run_in(cg, spec, base)
+        return _run_in(cg, spec, started_at)
     except SpawnError as e:
-        return _error_record(base, "spawn_error", e.exit_code, str(e), limits=_limits(cg))
+        return error_record(spec.command, spec.backend, str(e), started_at=started_at,
+                            reason="spawn_error", code=e.exit_code, limits=_limits(cg))
     except CgroupError as e:
-        return _error_record(base, "harness_error", EXIT_HARNESS, str(e), limits=_limits(cg))
+        return error_record(spec.command, spec.backend, str(e), started_at=started_at,
+                            limits=_limits(cg))
     finally:
         try:
             cg.kill()
@@ -72,14 +73,17 @@ def _limits(cg: Cgroup) -> dict[str, str]:
     return counters.read_limits(cg) if cg.path.exists() else {}
 
 
-def _error_record(base: dict, reason: str, code: int, message: str,
-                  limits: dict[str, str] | None = None) -> RunRecord:
-    return RunRecord(outcome="infra_error", infra_reason=reason, exit_code=code, returncode=None,
-                     signal=None, timed_out=False, wall_seconds=0.0, limits=limits or {},
-                     error=message, **base)
+def error_record(command: list[str], backend: str, message: str, *, started_at: str | None = None,
+                 reason: InfraReason = "harness_error", code: int = ExitStatus.HARNESS,
+                 limits: dict[str, str] | None = None) -> RunRecord:
+    """The record of a trial the harness could not run: an infra error, nothing measured."""
+    return RunRecord(outcome="infra_error", infra_reason=reason, exit_code=int(code), returncode=None,
+                     signal=None, timed_out=False, wall_seconds=0.0, command=list(command),
+                     started_at=started_at or datetime.now(UTC).isoformat(),
+                     harness_version=__version__, backend=backend, limits=limits or {}, error=message)
 
 
-def _run_in(cg: Cgroup, spec: RunSpec, base: dict) -> RunRecord:
+def _run_in(cg: Cgroup, spec: RunSpec, started_at: str) -> RunRecord:
     for name, value in spec.limits.files().items():
         cg.write(name, value)
     limits = counters.read_limits(cg)
@@ -88,7 +92,7 @@ def _run_in(cg: Cgroup, spec: RunSpec, base: dict) -> RunRecord:
     t0 = time.monotonic()
     proc = spawn_in_cgroup(cg, spec.command, cwd=spec.cwd, env=spec.env, stdin=spec.stdin,
                            stdout=spec.stdout, stderr=spec.stderr, new_session=spec.new_session)
-    # Opened after the spawn: the trampoline's `sh` reads its pipe by fd number, one digit in dash.
+    # Created after the spawn so the first sample is the workload's, not the harness's set-up.
     sampler = watch.sampler = (timelines.Sampler(cg, spec.sampling, t0)
                                if spec.timeline is not None and spec.sampling is not None else None)
     try:
@@ -109,7 +113,7 @@ def _run_in(cg: Cgroup, spec: RunSpec, base: dict) -> RunRecord:
         cg.kill()
     measured = counters.collect(cg)
     if sampler is not None and spec.timeline is not None:
-        timelines.write(spec.timeline, sampler.document(base["started_at"], limits,
+        timelines.write(spec.timeline, sampler.document(started_at, limits,
                                                        measured.memory_peak_bytes))
     ancestor_delta = counters.ancestor_ooms(cg) - ancestor_ooms_before
     code, sig = exit_status(returncode, timed_out)
@@ -126,7 +130,8 @@ def _run_in(cg: Cgroup, spec: RunSpec, base: dict) -> RunRecord:
         oom_kill_source=verdict.oom_kill_source, first_oom_kill_seconds=first_oom,
         pids_peak=measured.pids_peak, pids_max_events=measured.pids_max_events,
         leftover_processes_killed=leftovers, pressure=measured.pressure, limits=limits,
-        cgroup=str(cg.path), **base,
+        cgroup=str(cg.path), command=list(spec.command), started_at=started_at,
+        harness_version=__version__, backend=spec.backend,
     )
 
 
