@@ -21,6 +21,7 @@ _COMMANDS = {
     "power": "harness.cli.report_cmds:power",
     "show": "harness.cli.show_cmd:show",
     "advise": "harness.cli.advise_cmd:advise",
+    "shard": "harness.cli.shard_cmd:shard",
 }
 
 

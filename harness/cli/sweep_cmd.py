@@ -70,9 +70,6 @@ def sweep(suite: Path | None, out_dir: Path | None, resume_dir: Path | None, pro
     trial, fsynced). Prints DIR on stdout when done (--json: a summary).
     Exit: 0 done; 2 bad input; 125 the harness failed; 130 interrupted (resume it).
     """
-    from harness.backends.backend import Uml, choose
-    from harness.backends.guest_commands import resume_argv, sweep_argv
-
     with errors_exit(ExitStatus.BAD_INPUT):
         settings = None
         if settings_json is not None:
@@ -87,13 +84,26 @@ def sweep(suite: Path | None, out_dir: Path | None, resume_dir: Path | None, pro
         elif timeout_profiles or spec_overrides or sample_interval is not None:
             raise UsageError("--resume takes no profiles, overrides or sampling options",
                              "drop them: the manifest holds the sweep's settings")
+    run_sweep(backend, cgroup_root, settings, out_dir, resume_dir, as_json)
+
+
+def run_sweep(backend: str, cgroup_root: Path | None, settings: SweepSettings | None,
+              out_dir: Path | None, resume_dir: Path | None, as_json: bool) -> None:
+    """Start (``settings`` into ``out_dir``) or resume (``resume_dir``) a sweep on ``backend``,
+    print the result and exit as `harness sweep` does (`harness shard run` too)."""
+    from harness.backends.backend import Uml, choose
+
     with errors_exit(ExitStatus.HARNESS):
         chosen = choose(backend, cgroup_root)
     if isinstance(chosen, Uml):  # the guest (same cwd) prints the result and says what happened
+        from harness.backends import uml_sweep
+
         if resume_dir is not None:
-            sys.exit(chosen.call(resume_argv(resume_dir, cgroup_root=cgroup_root, as_json=as_json)))
+            sys.exit(uml_sweep.resume(resume_dir, cgroup_root=chosen.cgroup_root, mem=chosen.mem,
+                                      as_json=as_json))
         assert settings is not None and out_dir is not None
-        sys.exit(chosen.call(sweep_argv(settings, out_dir, cgroup_root=cgroup_root, as_json=as_json)))
+        sys.exit(uml_sweep.start(settings, out_dir, cgroup_root=chosen.cgroup_root, mem=chosen.mem,
+                                 as_json=as_json))
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         if resume_dir is not None:
