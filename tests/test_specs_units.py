@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from helpers_results import DEFAULT_PROFILES, manifest, trial, write_sweep
+from suites import write_task
 
 from harness.advice.advise import Rule, advise, overrides_of, quantile
 from harness.cli import main
@@ -23,7 +24,7 @@ from harness.schema.settings import SweepSettings
 from harness.show.text import render, summary
 from harness.suite.parse import load_suite
 from harness.suite.task import TaskSpec
-from harness.sweep import overrides
+from harness.sweep import overrides, shard_plan
 from harness.sweep.profiles import Profile, load_sweep_file, parse_profiles
 
 MIB = 1 << 20
@@ -257,3 +258,17 @@ def test_band_and_trend_run_along_the_timeout_when_only_it_varies(tmp_path: Path
     assert "smallest timeout multiplier" in doc.recommendation.criterion
     table = next(part for part in render_text(doc).split("\n\n") if "timeout×" in part)
     assert "1x-tnone" in table and " none " in table.split("1x-tnone")[1].splitlines()[0]
+
+
+def test_a_shard_plan_keeps_timeouts_overrides_and_sampling(tmp_path: Path) -> None:
+    suite = tmp_path / "suite"
+    write_task(suite, "a", "echo ok > result")
+    specs = tmp_path / "specs.toml"
+    specs.write_text('[task.a]\nmemory = "48M"\n')
+    r = CliRunner().invoke(main, ["shard", "prepare", str(suite), str(tmp_path / "out"), "--shards", "2",
+                                  "--seed", "1", "--profiles", "1x", "--timeout-profiles", "0.5x,none",
+                                  "--spec-overrides", str(specs), "--sample-interval", "0.2"])
+    assert r.exit_code == 0, r.output
+    s = shard_plan.shard_settings(shard_plan.load(tmp_path / "out"), 2)
+    assert [p.timeout_multiplier for p in s.profiles] == [0.5, None]
+    assert s.spec_overrides == {"a": {"memory_bytes": 48 * MIB}} and s.sample_interval == 0.2
