@@ -47,16 +47,25 @@ def lines(d: Path) -> list[dict[str, object]]:
 
 # Fields added to version 1 since the fixture was written, with the defaults an older file
 # reads as (issue 11: tamper checks, capped logs, the agent's environment, --protect-limits).
-RECORD_ADDED = {"limits_changed": {}, "escaped_processes_killed": 0, "logs": {}, "env_names": []}
+# Fields added to version 1 since the fixture was written, with the defaults an older file
+# reads as: timeout profiles, timelines, spec overrides (issue 12); tamper checks, capped
+# logs, the agent's environment, --protect-limits (issue 11).
+RECORD_ADDED = {"timeout_multiplier": 1.0, "agent_timeout_sec": None, "limits_changed": {},
+                "escaped_processes_killed": 0, "logs": {}, "env_names": []}
 VERIFIER_ADDED = {"passed": None}
-SETTINGS_ADDED = {"pass_env": [], "log_cap_bytes": 8 << 20, "agent_user": None, "protect_limits": False}
+PROFILE_ADDED = {"timeout_multiplier": 1.0}
+SETTINGS_ADDED = {"sample_interval": 0.1, "spec_overrides": None, "pass_env": [], "log_cap_bytes": 8 << 20,
+                  "agent_user": None, "protect_limits": False}
+MANIFEST_ADDED = {"spec_overrides": None}
 SUITE_ADDED = {"changed_during_sweep": False}
 
 
 def with_added_defaults(manifest: dict[str, Any]) -> dict[str, Any]:
     """A manifest of the fixture's time as this harness reads it."""
-    return {**manifest, "suite": {**manifest["suite"], **SUITE_ADDED},
-            "settings": {**manifest["settings"], **SETTINGS_ADDED}}
+    profiles = [{**p, **PROFILE_ADDED} for p in manifest["profiles"]]
+    return {**manifest, **MANIFEST_ADDED, "profiles": profiles,
+            "suite": {**manifest["suite"], **SUITE_ADDED},
+            "settings": {**manifest["settings"], "profiles": profiles, **SETTINGS_ADDED}}
 
 
 def test_v1_directory_reads_through_the_schema_unchanged() -> None:
@@ -188,6 +197,7 @@ def test_run_record_round_trips() -> None:
 def test_manifest_round_trips_and_names_a_missing_field(tmp_path: Path) -> None:
     # as this harness writes it (the fixture's upgrade is checked above)
     doc = Manifest.from_json(json.loads((V1 / store.MANIFEST_FILE).read_text()), "m").to_json()
+    assert doc["spec_overrides"] is None and doc["settings"]["sample_interval"] == 0.1
     assert Manifest.from_json(doc, "m").to_json() == doc
     del doc["host"]["kernel"]
     (tmp_path / store.MANIFEST_FILE).write_text(json.dumps(doc))

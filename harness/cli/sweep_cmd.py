@@ -32,6 +32,15 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
               help="Memory limit multiples, e.g. 1x,3x,uncapped [default: 1x,1.5x,2x,3x,5x,uncapped].")
 @click.option("--cpu-profiles", default=None,
               help="CPU limit multiples, crossed with --profiles [default: CPU follows memory].")
+@click.option("--timeout-profiles", default=None,
+              help="Agent-timeout multiples (e.g. 0.5x,2x,none), crossed with the other profiles "
+                   "[default: the task's own timeout].")
+@click.option("--spec-overrides", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              help="TOML of per-task memory/cpus replacing the declared ones "
+                   "(`harness advise --write-overrides` writes it).")
+@click.option("--sample-interval", type=float, default=None,
+              help="Seconds between timeline samples at a trial's start (coarser later); "
+                   "0: no timelines [default: 0.1].")
 @click.option("--sweep-file", type=click.Path(path_type=Path, exists=True, dir_okay=False),
               help="TOML file of [[profile]] tables for richer sweeps (e.g. RAM only, memory.min).")
 @click.option("--repeats", type=int, default=None, help="Trials per task and profile [default: 3].")
@@ -60,7 +69,8 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
               help="The sweep's settings as the manifest stores them (how a UML guest gets them).")
 @backend_options
 def sweep(suite: Path | None, out_dir: Path | None, resume_dir: Path | None, profiles: str | None,
-          cpu_profiles: str | None, sweep_file: Path | None, repeats: int | None, seed: int | None,
+          cpu_profiles: str | None, timeout_profiles: str | None, spec_overrides: Path | None,
+          sample_interval: float | None, sweep_file: Path | None, repeats: int | None, seed: int | None,
           concurrency: int | None, agent: str | None, tasks: str | None, shard: str | None,
           keep_workdirs: bool, pass_env: tuple[str, ...], log_cap: str | None, agent_user: str | None,
           protect_limits: bool, as_json: bool, settings_json: str | None, backend: str,
@@ -80,9 +90,10 @@ def sweep(suite: Path | None, out_dir: Path | None, resume_dir: Path | None, pro
         if settings_json is not None:
             settings = _settings_from_json(settings_json, suite, resume_dir, out_dir)
         elif resume_dir is None:
-            settings = _settings(suite, out_dir, profiles, cpu_profiles, sweep_file, repeats, seed,
-                                 concurrency, agent, tasks, shard, keep_workdirs, pass_env, log_cap,
-                                 agent_user, protect_limits)
+            settings = _settings(suite, out_dir, profiles, cpu_profiles, timeout_profiles, sweep_file,
+                                 repeats, seed, concurrency, agent, tasks, shard, keep_workdirs, pass_env,
+                                 log_cap, agent_user, protect_limits)
+            settings = _extras(settings, spec_overrides, sample_interval)
             # issue 11: the whole plan (limits against the kernel's ranges included) and --out
             # are checked here, before a guest boots and before anything is written.
             assert out_dir is not None
@@ -92,6 +103,9 @@ def sweep(suite: Path | None, out_dir: Path | None, resume_dir: Path | None, pro
               or protect_limits):
             raise UsageError("--resume takes the result directory alone",
                              "drop SUITE, --out and the sweep's options: the manifest holds its settings")
+        elif timeout_profiles or spec_overrides or sample_interval is not None:
+            raise UsageError("--resume takes no profiles, overrides or sampling options",
+                             "drop them: the manifest holds the sweep's settings")
         else:
             execute.check_resumable(resume_dir)
     run_sweep(backend, cgroup_root, settings, out_dir, resume_dir, as_json)
@@ -157,10 +171,11 @@ def _settings_from_json(text: str, suite: Path | None, resume_dir: Path | None,
 
 
 def _settings(suite: Path | None, out_dir: Path | None, profiles: str | None, cpu_profiles: str | None,
-              sweep_file: Path | None, repeats: int | None, seed: int | None, concurrency: int | None,
-              agent: str | None, tasks: str | None, shard: str | None,
-              keep_workdirs: bool, pass_env: tuple[str, ...] = (), log_cap: str | None = None,
-              agent_user: str | None = None, protect_limits: bool = False) -> SweepSettings:
+              timeout_profiles: str | None, sweep_file: Path | None, repeats: int | None,
+              seed: int | None, concurrency: int | None, agent: str | None, tasks: str | None,
+              shard: str | None, keep_workdirs: bool, pass_env: tuple[str, ...] = (),
+              log_cap: str | None = None, agent_user: str | None = None,
+              protect_limits: bool = False) -> SweepSettings:
     from harness.schema.settings import SweepSettings
     from harness.sweep.agent import ORACLE
     from harness.sweep.agent_env import parse_pass_env
@@ -176,10 +191,10 @@ def _settings(suite: Path | None, out_dir: Path | None, profiles: str | None, cp
         if seed is None and (file is None or file.seed is None):
             raise UsageError("--shard needs --seed: every shard must split the same shuffled plan",
                              "give all shards the same --seed (e.g. the job id)")
-    if file is not None and (profiles or cpu_profiles):
-        raise UsageError("--sweep-file and --profiles/--cpu-profiles both name profiles",
-                         "give the profiles in one place")
-    chosen = file.profiles if file is not None else parse_profiles(profiles, cpu_profiles)
+    if file is not None and (profiles or cpu_profiles or timeout_profiles):
+        raise UsageError("--sweep-file and --profiles/--cpu-profiles/--timeout-profiles both name profiles",
+                         "give the profiles in one place (a [[profile]] table takes timeout = \"2x\")")
+    chosen = file.profiles if file is not None else parse_profiles(profiles, cpu_profiles, timeout_profiles)
     kwargs: dict[str, Any] = {}
     if seed is None and file is not None and file.seed is not None:
         seed = file.seed
@@ -234,3 +249,23 @@ def _log_cap(text: str) -> int:
         raise UsageError(f"--log-cap {text}: below the least cap, {MIN_LOG_CAP_BYTES} bytes",
                          "give e.g. 1M or 8M")
     return value
+
+
+def _extras(settings: SweepSettings, spec_overrides: Path | None,
+            sample_interval: float | None) -> SweepSettings:
+    """Spec overrides and the timeline interval on top of the settings."""
+    from dataclasses import replace
+
+    from harness.runner.timeline import policy_for
+    from harness.sweep import overrides
+
+    if sample_interval is not None:
+        if sample_interval < 0:
+            raise UsageError(f"--sample-interval {sample_interval:g}: must be 0 (off) or positive",
+                             "give e.g. 0.1")
+        policy_for(sample_interval)
+        settings = replace(settings, sample_interval=sample_interval)
+    if spec_overrides is not None:
+        settings = replace(settings, spec_overrides=overrides.load(spec_overrides))
+    return settings
+

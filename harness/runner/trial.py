@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 from harness import __version__
 from harness.cgroup import counters
@@ -20,6 +21,7 @@ from harness.errors import CgroupError, SpawnError
 from harness.exits import ExitStatus
 from harness.limits import LimitSettings
 from harness.runner import confine, tamper
+from harness.runner import timeline as timelines
 from harness.runner.classify import classify, exit_status
 from harness.runner.spawn import Stream, resolve, spawn_in_cgroup
 from harness.schema.record import InfraReason, RunRecord
@@ -45,6 +47,8 @@ class RunSpec:
     on_event: EventCallback | None = None  # called as OOM kills happen
     user: str | None = None  # run the workload as this (unprivileged) user
     confine: bool = False  # read-only cgroupfs and fewer capabilities (runner/confine.py)
+    timeline: Path | None = None  # where to write the memory/CPU timeline (None: no sampling)
+    sampling: timelines.SamplePolicy | None = field(default_factory=timelines.SamplePolicy)
 
 
 def run_trial(ws: Workspace, spec: RunSpec) -> RunRecord:
@@ -97,12 +101,19 @@ def _run_in(cg: Cgroup, spec: RunSpec, started_at: str) -> RunRecord:
                            stdout=spec.stdout, stderr=spec.stderr, new_session=spec.new_session,
                            user=spec.user)
     where = tamper.cgroup_of(proc.pid)  # as /proc names it, to find processes that left it
+    # Created after the spawn so the first sample is the workload's, not the harness's set-up.
+    sampler = watch.sampler = (timelines.Sampler(cg, spec.sampling, t0)
+                               if spec.timeline is not None and spec.sampling is not None else None)
     try:
         timed_out = _wait(proc, spec, cg, watch, t0)
+        wall = time.monotonic() - t0
+        returncode = proc.wait()
+        if sampler is not None:
+            sampler.mark(t0 + wall, "exit")
     finally:
         watch.close()
-    wall = time.monotonic() - t0
-    returncode = proc.wait()
+        if sampler is not None:
+            sampler.close()
     # The trial ends with its main process; whatever it left (double-forked, setsid,
     # ignoring signals) dies with the cgroup.
     leftovers = 0
@@ -110,6 +121,9 @@ def _run_in(cg: Cgroup, spec: RunSpec, started_at: str) -> RunRecord:
         leftovers = sum(len(c.pids()) for c in [cg, *cg.descendants()])
         cg.kill()
     measured = counters.collect(cg)
+    if sampler is not None and spec.timeline is not None:
+        timelines.write(spec.timeline, sampler.document(started_at, limits,
+                                                       measured.memory_peak_bytes))
     ancestor_delta = counters.ancestor_ooms(cg) - ancestor_ooms_before
     code, sig = exit_status(returncode, timed_out)
     verdict = classify(code == 0 and not timed_out, timed_out, measured.memory_events, ancestor_delta)
@@ -148,6 +162,7 @@ class _Watch:
     def __init__(self, cg: Cgroup, on_event: EventCallback | None) -> None:
         self.fd = os.open(cg.file("memory.events"), os.O_RDONLY | os.O_CLOEXEC)
         self.on_event = on_event
+        self.sampler: timelines.Sampler | None = None  # marks OOM kills on the timeline
         self.first_oom_at: float | None = None
         self.last = self.read()
 
@@ -161,6 +176,8 @@ class _Watch:
         if now.get("oom_kill", 0) > self.last.get("oom_kill", 0):
             if self.first_oom_at is None:
                 self.first_oom_at = time.monotonic()
+            if self.sampler is not None:
+                self.sampler.mark(time.monotonic(), "oom_kill", count=now.get("oom_kill", 0))
             if self.on_event is not None:
                 self.on_event("oom_kill", now)
         self.last = now
@@ -184,12 +201,17 @@ def _wait(proc: subprocess.Popen[bytes], spec: RunSpec, cg: Cgroup, watch: _Watc
             now = time.monotonic()
             if deadline is not None and now >= deadline and not timed_out:
                 timed_out = True
+                if watch.sampler is not None:
+                    watch.sampler.mark(now, "timeout")
                 _signal_all(cg, signal.SIGTERM)
                 kill_at = now + spec.grace
             if kill_at is not None and now >= kill_at:
                 cg.kill()
                 kill_at = None
-            wake = [t for t in (deadline if not timed_out else None, kill_at) if t is not None]
+            if watch.sampler is not None:
+                watch.sampler.due(now)
+            sample_at = None if watch.sampler is None else watch.sampler.next_at
+            wake = [t for t in (deadline if not timed_out else None, kill_at, sample_at) if t is not None]
             # poll() takes a C int of milliseconds: wake at least hourly, so that any
             # finite timeout works (issue 11, item 8: 3,000,000 s raised OverflowError).
             wait_ms = _MAX_POLL_MS if not wake else min(_MAX_POLL_MS, max(0.0, min(wake) - now) * 1000)

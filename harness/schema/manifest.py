@@ -129,6 +129,8 @@ class Manifest:
     finished_at: str | None = None  # None until every trial is recorded
     invocations: tuple[Invocation, ...] = ()
     cgroup_sessions: tuple[str, ...] = ()
+    # per overridden task: the spec in force and the declared one (None: no --spec-overrides)
+    spec_overrides: dict[str, dict[str, Any]] | None = None
 
     def to_json(self) -> dict[str, Any]:
         doc: dict[str, Any] = {SCHEMA_KEY: SCHEMA_VERSION}

@@ -141,6 +141,8 @@ class TrialRecord(RunRecord):
     # log -> {"bytes_written", "bytes_kept", "truncated", ...} (runner/logcap.py); {} in older records
     logs: dict[str, dict[str, int | str]] = field(default_factory=dict)
     env_names: list[str] = field(default_factory=list)  # names (never values) the agent got
+    timeout_multiplier: float | None = 1.0  # of the task's agent timeout; None: no timeout
+    agent_timeout_sec: float | None = None  # the agent's timeout in force; None: none (or not recorded)
 
     def to_json(self) -> dict[str, Any]:
         return super().to_json()  # asdict recurses into the verifier
@@ -165,8 +167,9 @@ TRIAL_ID, TASK, PROFILE, OUTCOME, HOST, STARTED_AT, MEMORY_MULTIPLIER, CPU_MULTI
     "trial_id", "task", "profile", "outcome", "host", "started_at", "memory_multiplier",
     "cpu_multiplier", "infra_reason")
 VERIFIER = "verifier"  # its ``passed``: a timeout whose work passed (a report warning)
+TIMEOUT_MULTIPLIER = "timeout_multiplier"  # absent from records older than timeout profiles: 1x
 REPORT_KEYS = (TRIAL_ID, TASK, PROFILE, OUTCOME, HOST, STARTED_AT, MEMORY_MULTIPLIER, CPU_MULTIPLIER,
-               INFRA_REASON, VERIFIER)
+               INFRA_REASON, VERIFIER, TIMEOUT_MULTIPLIER)
 REQUIRED_REPORT_KEYS = (TRIAL_ID, TASK, PROFILE, OUTCOME)
 assert set(REPORT_KEYS) <= set(names(TrialRecord)), "the report reads fields a record does not have"
 RECORD_VERSIONS: tuple[int, ...] = (SCHEMA_VERSION,)  # what a reader of trials.jsonl accepts

@@ -11,6 +11,7 @@ from typing import Any
 
 from harness.errors import ResultsError
 from harness.runner.logcap import DEFAULT_LOG_CAP_BYTES
+from harness.runner.timeline import DEFAULT_FIRST as DEFAULT_SAMPLE_INTERVAL
 from harness.schema.fields import kwargs
 from harness.sweep.agent import AgentTemplate
 from harness.sweep.profiles import Profile
@@ -27,6 +28,8 @@ _TYPES: dict[str, tuple[tuple[type, ...], bool]] = {
     "tasks": ((list,), True),
     "shard": ((str,), True),
     "keep_workdirs": ((bool,), False),
+    "sample_interval": ((int, float), False),
+    "spec_overrides": ((dict,), True),
     "pass_env": ((list,), False),
     "log_cap_bytes": ((int,), False),
     "agent_user": ((str,), True),
@@ -45,6 +48,9 @@ class SweepSettings:
     tasks: tuple[str, ...] | None = None
     shard: str | None = None  # "i/N"
     keep_workdirs: bool = False
+    sample_interval: float = DEFAULT_SAMPLE_INTERVAL  # first interval of the timelines; 0 = none
+    # task -> {"memory_bytes": int, "cpus": float}, either may be absent (--spec-overrides)
+    spec_overrides: dict[str, dict[str, Any]] | None = None
     # issue 11: what else of our environment the agent gets (names only are recorded), the
     # cap on each log, the unprivileged user the agent phase runs as, and --protect-limits.
     pass_env: tuple[str, ...] = ()
@@ -57,6 +63,7 @@ class SweepSettings:
                 "repeats": self.repeats, "seed": self.seed, "concurrency": self.concurrency,
                 "agent": self.agent, "tasks": None if self.tasks is None else list(self.tasks),
                 "shard": self.shard, "keep_workdirs": self.keep_workdirs,
+                "sample_interval": self.sample_interval, "spec_overrides": self.spec_overrides,
                 "pass_env": list(self.pass_env), "log_cap_bytes": self.log_cap_bytes,
                 "agent_user": self.agent_user, "protect_limits": self.protect_limits}
 

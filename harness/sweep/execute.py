@@ -20,6 +20,7 @@ from harness.cgroup.group import Cgroup
 from harness.cgroup.workspace import Workspace, locate, reap_stale_sessions, session_alive
 from harness.errors import HarnessError, Interrupted, ResultsError, UsageError
 from harness.results import store
+from harness.runner.timeline import policy_for
 from harness.schema.manifest import Invocation, Manifest
 from harness.schema.record import TRIAL_ID
 from harness.schema.settings import SweepSettings
@@ -141,9 +142,10 @@ def _execute(plan: SweepPlan, manifest: Manifest, out_dir: Path, backend: str,
         store.write_manifest(out_dir, manifest)
         s = plan.settings
         ctx = TrialContext(ws, plan.agent, out_dir, backend, manifest.host.hostname,
-                           manifest.sweep_id, s.keep_workdirs, suite_root=plan.suite.path,
-                           pass_env=s.pass_env, log_cap_bytes=s.log_cap_bytes,
-                           agent_user=s.agent_user, protect_limits=s.protect_limits,
+                           manifest.sweep_id, s.keep_workdirs, sampling=policy_for(s.sample_interval),
+                           suite_root=plan.suite.path, pass_env=s.pass_env,
+                           log_cap_bytes=s.log_cap_bytes, agent_user=s.agent_user,
+                           protect_limits=s.protect_limits,
                            task_digests={t.name: task_digest(t.path, t.path != plan.suite.path)
                                          for t in plan.suite.tasks})
 

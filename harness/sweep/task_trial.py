@@ -18,6 +18,8 @@ from harness.limits import LimitSettings
 from harness.runner.classify import combine
 from harness.runner.logcap import DEFAULT_LOG_CAP_BYTES, CappedLog
 from harness.runner.spawn import user_ids
+from harness.runner.timeline import FILE_NAME as TIMELINE_FILE
+from harness.runner.timeline import SamplePolicy
 from harness.runner.trial import EventCallback, RunSpec, error_record, run_trial
 from harness.schema.record import (
     TAMPER_REASONS,
@@ -55,6 +57,7 @@ class TrialContext:
     protect_limits: bool = False  # the agent phase runs confined (harness/runner/confine.py)
     # task -> task_digest() when the sweep (re)started: a verifier copy must match it
     task_digests: Mapping[str, str] = field(default_factory=dict)
+    sampling: SamplePolicy | None = field(default_factory=SamplePolicy)  # None: no timeline
 
 
 def trial_paths(out_dir: Path, trial_id: str) -> tuple[Path, Path]:
@@ -88,10 +91,11 @@ def run_task_trial(ctx: TrialContext, task: TaskSpec, profile: Profile, trial: T
         agent = _capped(ctx, logdir / "agent.log", logs, "agent", lambda fd: run_trial(ctx.workspace, RunSpec(
             command=ctx.agent.expand(agent_task, agent_task / "instruction.md", workdir, task.name),
             limits=limits, cwd=str(workdir), env=env,
-            timeout=task.agent_timeout_sec, stdin=subprocess.DEVNULL, stdout=fd,
+            timeout=profile.agent_timeout(task), stdin=subprocess.DEVNULL, stdout=fd,
             stderr=fd, name=f"{task.name}-{profile.name}", new_session=True,
             backend=ctx.backend, on_event=on_event, user=ctx.agent_user,
-            confine=ctx.protect_limits)))
+            confine=ctx.protect_limits, sampling=ctx.sampling,
+            timeline=None if ctx.sampling is None else logdir / TIMELINE_FILE)))
         verifier = None
         tampered = False
         reward = copies / "verifier-out" / REWARD_FILE
@@ -117,7 +121,7 @@ def run_task_trial(ctx: TrialContext, task: TaskSpec, profile: Profile, trial: T
                                    timeout=task.verifier_timeout_sec, stdin=subprocess.DEVNULL,
                                    stdout=fd, stderr=fd, name=f"{task.name}-verify", new_session=True,
                                    backend=ctx.backend)))
-        rec = _record(agent, verifier, reward, ctx, profile, trial, limits, logs,
+        rec = _record(agent, verifier, reward, ctx, task, profile, trial, limits, logs,
                       passed_names(env, agent_vars))
         if tampered:
             rec = dataclasses.replace(
@@ -173,7 +177,7 @@ def _verifier_verdict(verifier: RunRecord, reward: Path) -> tuple[bool, float | 
 
 
 def _record(agent: RunRecord, verifier: RunRecord | None, reward: Path, ctx: TrialContext,
-            profile: Profile, trial: Trial, limits: LimitSettings,
+            task: TaskSpec, profile: Profile, trial: Trial, limits: LimitSettings,
             logs: dict[str, dict[str, int | str]], env_names: list[str]) -> TrialRecord:
     v: VerifierResult | None = None
     outcome: Outcome
@@ -191,7 +195,7 @@ def _record(agent: RunRecord, verifier: RunRecord | None, reward: Path, ctx: Tri
         else:
             verdict = combine(agent.oom_kill_source, agent.timed_out, passed)
             outcome, reason = verdict.outcome, verdict.infra_reason
-    rec = trial_record(agent, ctx, profile, trial, limits, outcome=outcome, infra_reason=reason,
+    rec = trial_record(agent, ctx, task, profile, trial, limits, outcome=outcome, infra_reason=reason,
                        agent_outcome=agent.outcome, verifier=v)
     return dataclasses.replace(rec, logs=logs, env_names=env_names)
 
@@ -200,13 +204,13 @@ def harness_error_trial(ctx: TrialContext, task: TaskSpec, profile: Profile, tri
                         message: str) -> TrialRecord:
     """The record of a trial the harness failed around (disk, cgroup): an infra error."""
     run = error_record([], ctx.backend, message)
-    return trial_record(run, ctx, profile, trial, profile.resolve(task), outcome=run.outcome,
+    return trial_record(run, ctx, task, profile, trial, profile.resolve(task), outcome=run.outcome,
                         infra_reason=run.infra_reason, agent_outcome=None, verifier=None)
 
 
-def trial_record(run: RunRecord, ctx: TrialContext, profile: Profile, trial: Trial, limits: LimitSettings,
-                 *, outcome: Outcome, infra_reason: InfraReason | None, agent_outcome: Outcome | None,
-                 verifier: VerifierResult | None) -> TrialRecord:
+def trial_record(run: RunRecord, ctx: TrialContext, task: TaskSpec, profile: Profile, trial: Trial,
+                 limits: LimitSettings, *, outcome: Outcome, infra_reason: InfraReason | None,
+                 agent_outcome: Outcome | None, verifier: VerifierResult | None) -> TrialRecord:
     """The agent phase's record with the sweep's fields and the trial's verdict."""
     fields = {f.name: getattr(run, f.name) for f in dataclasses.fields(RunRecord)}
     fields.update(outcome=outcome, infra_reason=infra_reason)
@@ -214,6 +218,7 @@ def trial_record(run: RunRecord, ctx: TrialContext, profile: Profile, trial: Tri
     return TrialRecord(
         **fields, trial_id=trial.trial_id, task=trial.task, profile=trial.profile,
         memory_multiplier=profile.memory_multiplier, cpu_multiplier=profile.cpu_multiplier,
+        timeout_multiplier=profile.timeout_multiplier, agent_timeout_sec=profile.agent_timeout(task),
         repeat=trial.repeat, seed=trial.seed_for_trial, host=ctx.host, sweep_id=ctx.sweep_id,
         declared_memory_bytes=limits.declared_memory_bytes, declared_cpus=limits.declared_cpus,
         agent_outcome=agent_outcome, verifier=verifier)
