@@ -77,9 +77,7 @@ def run_task_trial(ctx: TrialContext, task: TaskSpec, profile: Profile, trial: T
         shutil.rmtree(d, ignore_errors=True)  # a half-done attempt of a killed sweep
     workdir.mkdir(parents=True)
     logdir.mkdir(parents=True, exist_ok=True)
-    suite_root = ctx.suite_root or task.path.parent
-    agent_task = copy_task(suite_root, task.path, dest=copies / "agent",
-                           parts=ORACLE_PARTS if ctx.agent.is_oracle else AGENT_PARTS)
+    agent_task = agent_copy(ctx, task, copies / "agent")
     if ctx.agent_user is not None:
         shutil.chown(workdir, user=ctx.agent_user, group=user_ids(ctx.agent_user)["group"])
     # issue 11 ("Also"): an explicit environment, not ours; the agent gets no reward file.
@@ -88,7 +86,7 @@ def run_task_trial(ctx: TrialContext, task: TaskSpec, profile: Profile, trial: T
     limits = profile.resolve(task)
     logs: dict[str, dict[str, int | str]] = {}
     try:
-        agent = _capped(ctx, logdir / "agent.log", logs, "agent", lambda fd: run_trial(ctx.workspace, RunSpec(
+        agent = capped(ctx, logdir / "agent.log", logs, "agent", lambda fd: run_trial(ctx.workspace, RunSpec(
             command=ctx.agent.expand(agent_task, agent_task / "instruction.md", workdir, task.name),
             limits=limits, cwd=str(workdir), env=env,
             timeout=profile.agent_timeout(task), stdin=subprocess.DEVNULL, stdout=fd,
@@ -100,21 +98,13 @@ def run_task_trial(ctx: TrialContext, task: TaskSpec, profile: Profile, trial: T
         tampered = False
         reward = copies / "verifier-out" / REWARD_FILE
         if agent.infra_reason not in ("spawn_error", "harness_error"):
-            # A fresh copy, made now: whatever the agent did to its own copy (or to files
-            # it guessed) does not reach the verifier; and the reward file is new.
-            for d in (copies / "verifier", reward.parent):  # whatever the agent put there
-                _remove(d)
-            verifier_task = copy_task(suite_root, task.path, dest=copies / "verifier", parts=None)
-            expected = ctx.task_digests.get(task.name)
-            if expected is not None and task_digest(verifier_task, task.path != suite_root) != expected:
-                # The suite itself changed under the sweep (a root agent can write it): this
-                # verifier is not the one the sweep began with, so it may not judge.
-                tampered = True
+            _remove(reward.parent)  # whatever the agent put there: the reward file is new
+            verifier_task, tampered = verifier_copy(ctx, task, copies / "verifier")
             reward.parent.mkdir()
             venv = workload_env(os.environ, ctx.pass_env,
                                 {**_harness_vars(task, trial, workdir, verifier_task, profile.name),
                                  "HARNESS_REWARD_FILE": str(reward)})
-            verifier = None if tampered else _capped(ctx, logdir / "verifier.log", logs, "verifier",
+            verifier = None if tampered else capped(ctx, logdir / "verifier.log", logs, "verifier",
                                lambda fd: run_trial(ctx.workspace, RunSpec(
                                    command=["bash", str(verifier_task / "tests" / "test.sh")],
                                    limits=LimitSettings(), cwd=str(workdir), env=venv,
@@ -124,14 +114,38 @@ def run_task_trial(ctx: TrialContext, task: TaskSpec, profile: Profile, trial: T
         rec = _record(agent, verifier, reward, ctx, task, profile, trial, limits, logs,
                       passed_names(env, agent_vars))
         if tampered:
-            rec = dataclasses.replace(
-                rec, outcome="infra_error", infra_reason="task_tampered",
-                error=f"the files of task {task.name} differ from when the sweep began")
+            rec = task_tampered(rec, task)
     finally:
         if not ctx.keep_workdirs:
             shutil.rmtree(workdir, ignore_errors=True)
             shutil.rmtree(copies, ignore_errors=True)
     return rec
+
+
+def agent_copy(ctx: TrialContext, task: TaskSpec, dest: Path) -> Path:
+    """What the agent may see of ``task`` (issue 11, item 5), copied under ``dest``: never
+    ``tests/``, and ``solution/`` only for the oracle."""
+    _remove(dest)
+    return copy_task(ctx.suite_root or task.path.parent, task.path, dest=dest,
+                     parts=ORACLE_PARTS if ctx.agent.is_oracle else AGENT_PARTS)
+
+
+def verifier_copy(ctx: TrialContext, task: TaskSpec, dest: Path) -> tuple[Path, bool]:
+    """A fresh copy of the whole task under ``dest``, made after the agent phase (whatever
+    the agent did to its own copy does not reach the verifier), and whether it differs
+    from the task as the sweep began: then the suite changed under the sweep (a root agent
+    can write it) and this verifier may not judge."""
+    _remove(dest)
+    suite_root = ctx.suite_root or task.path.parent
+    copy = copy_task(suite_root, task.path, dest=dest, parts=None)
+    expected = ctx.task_digests.get(task.name)
+    return copy, expected is not None and task_digest(copy, task.path != suite_root) != expected
+
+
+def task_tampered(rec: TrialRecord, task: TaskSpec) -> TrialRecord:
+    """``rec`` as a trial that was not judged: its task's files changed since the sweep began."""
+    return dataclasses.replace(rec, outcome="infra_error", infra_reason="task_tampered",
+                               error=f"the files of task {task.name} differ from when the sweep began")
 
 
 def _remove(path: Path) -> None:
@@ -141,7 +155,7 @@ def _remove(path: Path) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def _capped(ctx: TrialContext, path: Path, logs: dict[str, dict[str, int | str]], key: str,
+def capped(ctx: TrialContext, path: Path, logs: dict[str, dict[str, int | str]], key: str,
             run: Callable[[int], RunRecord]) -> RunRecord:
     """``run`` with its output into a capped log (issue 11, item 6); notes the sizes in ``logs``."""
     log = CappedLog(path, ctx.log_cap_bytes)
