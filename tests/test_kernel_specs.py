@@ -43,9 +43,9 @@ def host_harness(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_timeline_follows_a_ramp_and_spike_and_marks_the_kill(kernel, shared_tmp):
     suite = shared_tmp / "suite"
-    task = write_task(suite, "ramp", '"$HARNESS_PYTHON" -S "$HARNESS_TASK_DIR/steps.py" 4,8,16,32,4 0.6\n'
-                      "echo ok > result", memory="memory_mb = 32")
-    (task / "steps.py").write_text(STEPS_PY)
+    task = write_task(suite, "ramp", '"$HARNESS_PYTHON" -S "$HARNESS_TASK_DIR/solution/steps.py" '
+                      '4,8,16,32,4 0.6\necho ok > result', memory="memory_mb = 32")
+    (task / "solution" / "steps.py").write_text(STEPS_PY)  # the oracle's: an agent sees no more
     out = shared_tmp / "out"
     r = kernel.harness("sweep", str(suite), "--out", str(out), "--profiles", "1x,2x", "--repeats", "1",
                        "--seed", "3")
@@ -92,8 +92,9 @@ def test_timeline_follows_a_ramp_and_spike_and_marks_the_kill(kernel, shared_tmp
 
 def test_advice_flags_wrong_specs_and_the_advised_spec_passes(kernel, shared_tmp):
     suite = shared_tmp / "suite"
-    alloc = '"$HARNESS_PYTHON" -S "$HARNESS_TASK_DIR/steps.py" 48 0.2\necho ok > result'
-    (write_task(suite, "spiky", alloc, memory="memory_mb = 32") / "steps.py").write_text(STEPS_PY)
+    alloc = '"$HARNESS_PYTHON" -S "$HARNESS_TASK_DIR/solution/steps.py" 48 0.2\necho ok > result'
+    spiky = write_task(suite, "spiky", alloc, memory="memory_mb = 32")
+    (spiky / "solution" / "steps.py").write_text(STEPS_PY)  # the oracle's: an agent sees no more
     write_task(suite, "idle", "echo ok > result", memory="memory_mb = 256")
     first = shared_tmp / "first"
     r = kernel.harness("sweep", str(suite), "--out", str(first), "--profiles", "1x,3x", "--repeats", "2",

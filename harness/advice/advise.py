@@ -16,6 +16,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from harness.limits import MIN_MEMORY_LIMIT_BYTES
+
 MIB = 1 << 20
 CPU_STEP = 0.25  # advised CPUs are rounded up to this
 
@@ -34,7 +36,8 @@ class Rule:
     def describe(self) -> list[str]:
         q = f"p{self.quantile * 100:g}"
         return [
-            f"guarantee = {q} of the passing trials' memory.peak + {self.headroom:.0%}, rounded up to 1 MiB",
+            f"guarantee = {q} of the passing trials' memory.peak + {self.headroom:.0%}, rounded up to 1 MiB "
+            f"(at least {MIN_MEMORY_LIMIT_BYTES >> 20} MiB, the least limit a sweep accepts)",
             f"kill threshold = {self.band:g} × guarantee ({self.band_source}), and at least the largest "
             f"peak seen + {self.headroom:.0%}",
             f"CPUs = {q} of the passing trials' CPU use (cpu.stat usage / wall), rounded up to {CPU_STEP:g}",
@@ -131,7 +134,9 @@ def _one(task: str, recs: list[dict[str, Any]], rule: Rule) -> TaskAdvice:
     flags: list[str] = []
     guarantee = threshold = None
     if passing:
-        guarantee = int(_round_up(quantile(passing, rule.quantile) * (1 + rule.headroom), MIB))
+        # never below the least memory limit a sweep accepts: the advice must be runnable
+        guarantee = max(MIN_MEMORY_LIMIT_BYTES,
+                        int(_round_up(quantile(passing, rule.quantile) * (1 + rule.headroom), MIB)))
         seen = max(whole + bounds)
         threshold = int(max(_round_up(rule.band * guarantee, MIB),
                             _round_up(seen * (1 + rule.headroom), MIB)))
