@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from harness.cgroup.workspace import Workspace, safe_name
 from harness.limits import LimitSettings
@@ -36,6 +37,7 @@ from harness.sweep.agent_env import passed_names, workload_env
 from harness.sweep.plan import Trial
 from harness.sweep.profiles import Profile
 
+T = TypeVar("T")
 REWARD_FILE = "reward.txt"  # where a verifier may write 1 (pass) or 0; see README
 
 
@@ -156,7 +158,7 @@ def _remove(path: Path) -> None:
 
 
 def capped(ctx: TrialContext, path: Path, logs: dict[str, dict[str, int | str]], key: str,
-            run: Callable[[int], RunRecord]) -> RunRecord:
+           run: Callable[[int], T]) -> T:
     """``run`` with its output into a capped log (issue 11, item 6); notes the sizes in ``logs``."""
     log = CappedLog(path, ctx.log_cap_bytes)
     try:
