@@ -107,7 +107,11 @@ def sweep(suite: Path | None, out_dir: Path | None, resume_dir: Path | None, pro
             raise UsageError("--resume takes no profiles, overrides or sampling options",
                              "drop them: the manifest holds the sweep's settings")
         else:
-            execute.check_resumable(resume_dir)
+            from harness.backends.uml_parts import existing_parts
+
+            # A sweep split over guests is checked part by part by the resume of each part.
+            if not existing_parts(resume_dir):
+                execute.check_resumable(resume_dir)
     run_sweep(backend, cgroup_root, settings, out_dir, resume_dir, as_json)
 
 
