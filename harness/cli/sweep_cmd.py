@@ -6,11 +6,12 @@ import signal
 import sys
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from harness.cli.common import errors_exit, fail, print_json, say
+from harness.cli.environment_options import environment_options, pick
 from harness.cli.options import backend_options
 from harness.errors import HarnessError, UsageError
 
@@ -47,11 +48,13 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
 @click.option("--shard", default=None, metavar="I/N", help="Run the I-th of N deterministic shares.")
 @click.option("--keep-workdirs", is_flag=True, help="Keep each trial's working directory.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout at the end.")
+@environment_options
 @backend_options
 def sweep(suite: Path | None, out_dir: Path | None, resume_dir: Path | None, profiles: str | None,
           cpu_profiles: str | None, sweep_file: Path | None, repeats: int | None, seed: int | None,
           concurrency: int | None, agent: str | None, tasks: str | None, shard: str | None,
-          keep_workdirs: bool, as_json: bool, backend: str, cgroup_root: Path | None) -> None:
+          keep_workdirs: bool, as_json: bool, backend: str, cgroup_root: Path | None,
+          **environment: Any) -> None:
     """Run every task of SUITE under every profile, --repeats times, in a shuffled order.
 
     \b
@@ -66,7 +69,7 @@ def sweep(suite: Path | None, out_dir: Path | None, resume_dir: Path | None, pro
         settings = None
         if resume_dir is None:
             settings = _settings(suite, out_dir, profiles, cpu_profiles, sweep_file, repeats, seed,
-                                 concurrency, agent, tasks, shard, keep_workdirs)
+                                 concurrency, agent, tasks, shard, keep_workdirs, pick(environment))
         elif suite is not None or out_dir is not None:
             raise UsageError("--resume takes the result directory alone",
                              "drop SUITE and --out: the manifest holds the sweep's settings")
@@ -98,7 +101,7 @@ def sweep(suite: Path | None, out_dir: Path | None, resume_dir: Path | None, pro
 def _settings(suite: Path | None, out_dir: Path | None, profiles: str | None, cpu_profiles: str | None,
               sweep_file: Path | None, repeats: int | None, seed: int | None, concurrency: int | None,
               agent: str | None, tasks: str | None, shard: str | None,
-              keep_workdirs: bool) -> SweepSettings:
+              keep_workdirs: bool, environment: dict[str, Any]) -> SweepSettings:
     from harness.sweep.agent import ORACLE
     from harness.sweep.execute import SweepSettings
     from harness.sweep.plan import parse_shard
@@ -127,5 +130,5 @@ def _settings(suite: Path | None, out_dir: Path | None, profiles: str | None, cp
         repeats=repeats or (file.repeats if file and file.repeats else 3),
         concurrency=concurrency or (file.concurrency if file and file.concurrency else 1),
         agent=agent or ORACLE, tasks=[t.strip() for t in tasks.split(",") if t.strip()] if tasks else None,
-        shard=shard, keep_workdirs=keep_workdirs, **kwargs,
+        shard=shard, keep_workdirs=keep_workdirs, **environment, **kwargs,
     )

@@ -55,6 +55,11 @@ class SweepSettings:
     tasks: list[str] | None = None
     shard: str | None = None  # "i/N"
     keep_workdirs: bool = False
+    environment: str = "host"  # harness.environments: host | podman | auto
+    agent_on: str = "container"
+    verifier_limits: str = "none"
+    pull: bool = False
+    skip_broken_images: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -93,6 +98,7 @@ class _Plan:
     suite: Suite
     trials: list[Trial]
     agent: AgentTemplate
+    environments: dict[str, Any] = field(default_factory=dict)
 
     def task(self, name: str) -> TaskSpec:
         return self.suite.task(name)
@@ -198,7 +204,8 @@ def start(settings: SweepSettings, out_dir: Path, backend: str, cgroup_root: Pat
     budget = Budget.for_host(settings.concurrency)
     check_plan(budget, [(t.trial_id, _limits(plan, t)) for t in plan.trials])
     out_dir.mkdir(parents=True, exist_ok=True)
-    manifest = new_manifest(plan, out_dir, backend, budget)
+    environment = _prepare_environments(plan, out_dir, fresh=True)
+    manifest = {**new_manifest(plan, out_dir, backend, budget), **environment}
     return _execute(plan, manifest, out_dir, backend, cgroup_root, budget, set(), progress_stream)
 
 
@@ -218,11 +225,34 @@ def resume(out_dir: Path, backend: str, cgroup_root: Path | None, progress_strea
     trials_path = out_dir / store.TRIALS_FILE
     store.repair(trials_path)
     done = {r["trial_id"] for r in store.read_trials(trials_path).records} if trials_path.exists() else set()
+    if settings.environment != "host":
+        from harness.environments.setup import remove_leftover_containers
+
+        remove_leftover_containers(manifest["sweep_id"], lambda s: bool(s) and Path(s).exists()
+                                   and session_alive(Cgroup(Path(s))))
     _clean_leftovers(manifest, cgroup_root)
     shutil.rmtree(out_dir / "work", ignore_errors=True)
+    manifest.update(_prepare_environments(plan, out_dir, fresh=False))
     budget = Budget.for_host(settings.concurrency)
     check_plan(budget, [(t.trial_id, _limits(plan, t)) for t in plan.trials if t.trial_id not in done])
     return _execute(plan, manifest, out_dir, backend, cgroup_root, budget, done, progress_stream)
+
+
+def _prepare_environments(plan: _Plan, out_dir: Path, fresh: bool) -> dict[str, Any]:
+    """Each task's environment and image (harness.environments.setup), before any trial."""
+    from harness.environments.setup import EnvironmentOptions, prepare_environments
+
+    s = plan.settings
+    options = EnvironmentOptions(s.environment, s.agent_on, s.verifier_limits, s.pull, s.skip_broken_images)
+    try:
+        prepared = prepare_environments(options, plan.suite.tasks, out_dir / "images")
+    except HarnessError:
+        if fresh:  # refused before anything ran: leave --out as it was, empty
+            shutil.rmtree(out_dir / "images", ignore_errors=True)
+        raise
+    plan.environments = prepared.environments
+    plan.trials = [t for t in plan.trials if t.task not in prepared.skipped]
+    return prepared.manifest
 
 
 def _clean_leftovers(manifest: dict[str, Any], cgroup_root: Path | None) -> None:
@@ -259,7 +289,7 @@ def _execute(plan: _Plan, manifest: dict[str, Any], out_dir: Path, backend: str,
                                     "host": manifest["host"]["hostname"], "backend": backend}]
         store.write_json_atomic(out_dir / store.MANIFEST_FILE, manifest)
         ctx = TrialContext(ws, plan.agent, out_dir, backend, manifest["host"]["hostname"],
-                           manifest["sweep_id"], plan.settings.keep_workdirs)
+                           manifest["sweep_id"], plan.settings.keep_workdirs, plan.environments)
 
         def on_event(kind: str, events: dict[str, int]) -> None:
             progress.note(f"  {kind}: oom_kill={events.get('oom_kill')}")

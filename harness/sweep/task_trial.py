@@ -7,7 +7,8 @@ import os
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,8 @@ class TrialContext:
     host: str
     sweep_id: str
     keep_workdirs: bool = False
+    # Per task, where its trials run (harness.environments); a task not named runs here.
+    environments: Mapping[str, Any] = field(default_factory=dict)
 
 
 def trial_paths(out_dir: Path, trial_id: str) -> tuple[Path, Path]:
@@ -46,6 +49,9 @@ def trial_paths(out_dir: Path, trial_id: str) -> tuple[Path, Path]:
 def run_task_trial(ctx: TrialContext, task: TaskSpec, profile: Profile, trial: Trial,
                    on_event: EventCallback | None = None) -> dict[str, Any]:
     """Run one trial to its end and return its record (not yet written)."""
+    environment = ctx.environments.get(task.name)
+    if environment is not None:
+        return environment.run_trial(ctx, task, profile, trial, on_event)  # type: ignore[no-any-return]
     workdir, logdir = trial_paths(ctx.out_dir, trial.trial_id)
     shutil.rmtree(workdir, ignore_errors=True)  # a half-done attempt of a killed sweep
     workdir.mkdir(parents=True)
@@ -124,4 +130,5 @@ def sweep_fields(ctx: TrialContext, profile: Profile, trial: Trial, limits: Tria
             "memory_multiplier": profile.memory_multiplier, "cpu_multiplier": profile.cpu_multiplier,
             "repeat": trial.repeat, "seed": trial.seed_for_trial, "host": ctx.host,
             "sweep_id": ctx.sweep_id, "declared_memory_bytes": limits.declared_memory_bytes,
-            "declared_cpus": limits.declared_cpus}
+            "declared_cpus": limits.declared_cpus,
+            "environment": getattr(ctx.environments.get(trial.task), "name", "host")}
