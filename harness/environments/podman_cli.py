@@ -15,7 +15,9 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from harness.cgroup.group import Cgroup
 from harness.errors import HarnessError
 
 ARGS_ENV = "HARNESS_PODMAN_ARGS"  # extra global options (the UML guest's storage), shell-quoted
@@ -68,26 +70,41 @@ class Podman:
         return [self.executable, *self.global_args, *args]
 
     def run(self, args: Sequence[str], timeout: float = QUICK, check: bool = True,
-            stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
-        """Run ``podman ARGS``; PodmanError on timeout or (with ``check``) failure."""
+            cgroup: Cgroup | None = None) -> subprocess.CompletedProcess[bytes]:
+        """Run ``podman ARGS``; PodmanError on timeout or (with ``check``) failure.
+
+        With ``cgroup``, podman (and what it leaves running: conmon) starts in that cgroup.
+        """
         argv = self.argv(args)
         try:
-            proc = subprocess.run(argv, input=stdin, capture_output=True, timeout=timeout,
-                                  cwd=self.scratch, stdin=None if stdin is not None else subprocess.DEVNULL)
-        except subprocess.TimeoutExpired:
-            raise PodmanError(f"`podman {_short(args)}` did not end within {timeout:g} s",
-                              "podman is hung; check `podman ps` and the machine's load") from None
+            proc = self.popen(args, subprocess.PIPE, subprocess.PIPE, cgroup)
         except OSError as e:
             raise PodmanError(f"cannot run podman: {e.strerror}", INSTALL) from None
-        if check and proc.returncode != 0:
-            raise PodmanError(f"`podman {_short(args)}` failed (status {proc.returncode}): "
-                              f"{_last_line(proc.stderr)}", "see podman's message above")
-        return proc
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            raise PodmanError(f"`podman {_short(args)}` did not end within {timeout:g} s",
+                              "podman is hung; check `podman ps` and the machine's load") from None
+        done = subprocess.CompletedProcess(argv, proc.returncode, out, err)
+        if check and done.returncode != 0:
+            raise PodmanError(f"`podman {_short(args)}` failed (status {done.returncode}): "
+                              f"{_last_line(err)}", "see podman's message above")
+        return done
 
-    def popen(self, args: Sequence[str], stdout: int | None, stderr: int | None) -> subprocess.Popen[bytes]:
-        """Start ``podman ARGS`` (an exec); the caller bounds it and waits."""
-        return subprocess.Popen(self.argv(args), stdin=subprocess.DEVNULL, stdout=stdout,
-                                stderr=stderr, cwd=self.scratch)
+    def popen(self, args: Sequence[str], stdout: Any, stderr: Any,
+              cgroup: Cgroup | None = None) -> subprocess.Popen[bytes]:
+        """Start ``podman ARGS``; the caller bounds it and waits. With ``cgroup``, it starts
+        there (never in the harness's own leaf: a conmon or exec client left there by a
+        killed sweep would make its session look alive)."""
+        if cgroup is None:
+            return subprocess.Popen(self.argv(args), stdin=subprocess.DEVNULL, stdout=stdout,
+                                    stderr=stderr, cwd=self.scratch)
+        from harness.runner.spawn import spawn_in_cgroup
+
+        return spawn_in_cgroup(cgroup, self.argv(args), cwd=str(self.scratch), stdin=subprocess.DEVNULL,
+                               stdout=stdout, stderr=stderr)
 
     def check(self) -> str:
         """podman's version, or PodmanError with the fix."""

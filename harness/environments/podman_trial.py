@@ -21,6 +21,7 @@ import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -108,19 +109,22 @@ class PodmanEnvironment:
             "container_cgroup": None, "container_protection": None,
         }
         cg = ctx.workspace.new_trial(f"{task.name}-{profile.name}")
+        # podman's own processes (conmon, exec clients) beside T, outside every limit.
+        runtime = ctx.workspace.new_trial(f"{task.name}-{profile.name}-runtime")
         try:
-            rec = self._run(ctx, task, cg, name, image, logdir, limits.to_limit_settings().files(),
+            rec = self._run(ctx, task, cg, runtime, name, image, logdir, limits.to_limit_settings().files(),
                             started_at, fields, trial, on_event)
         except HarnessError as e:
             rec = _error(ctx, started_at, str(e), counters.read_limits(cg) if cg.path.exists() else {})
         finally:
-            fields["cleanup_error"] = self._cleanup(cg, name)
+            fields["cleanup_error"] = self._cleanup(cg, runtime, name)
         rec.update(fields)
         rec.update(sweep_fields(ctx, profile, trial, limits))
         return rec
 
     # -- the lifecycle ---------------------------------------------------------------
-    def _run(self, ctx: TrialContext, task: TaskSpec, cg: Cgroup, name: str, image: ReadyImage,
+    def _run(self, ctx: TrialContext, task: TaskSpec, cg: Cgroup, runtime: Cgroup, name: str,
+             image: ReadyImage,
              logdir: Path, files: dict[str, str], started_at: str, fields: dict[str, Any],
              trial: Trial, on_event: EventCallback | None) -> dict[str, Any]:
         podman = self.s.podman
@@ -136,7 +140,7 @@ class PodmanEnvironment:
             "--network", fields["network"],
             "--volume", f"{logdir / 'agent'}:/logs/agent",
             "--volume", f"{logdir / 'verifier'}:/logs/verifier",
-            "--entrypoint", "sleep", image.reference, "infinity"], timeout=START_TIMEOUT)
+            "--entrypoint", "sleep", image.reference, "infinity"], timeout=START_TIMEOUT, cgroup=runtime)
         after = counters.read_limits(cg)
         fields["runtime_rewrote_limits"] = sorted(k for k in limits if after.get(k) != limits[k])
         if fields["runtime_rewrote_limits"]:
@@ -166,7 +170,7 @@ class PodmanEnvironment:
             if self.s.agent_on == "host" and not oracle:
                 agent = self._host_agent(ctx, task, cg, name, command, env, log, init_pid, on_event)
             else:
-                agent = self._exec(cg, name, workdir, command, env, task.agent_timeout_sec, log,
+                agent = self._exec(cg, runtime, name, workdir, command, env, task.agent_timeout_sec, log,
                                    init_pid, on_event)
         agent_counters = counters.collect(cg)
         agent_rec = _agent_record(agent, agent_counters, limits, command, started_at, ctx.backend, cg)
@@ -179,7 +183,7 @@ class PodmanEnvironment:
                                  "memory.oom.group takes its init too)"}
             passed = False
         else:
-            verifier, passed = self._verify(task, cg, name, workdir, logdir, init_pid)
+            verifier, passed = self._verify(task, cg, runtime, name, workdir, logdir, init_pid)
         rec = agent_rec.to_dict()
         reason: str | None
         if verifier["outcome"] == "infra_error" and agent_rec.oom_kill_source is None:
@@ -190,7 +194,7 @@ class PodmanEnvironment:
         rec.update(outcome=outcome, infra_reason=reason, agent_outcome=agent_rec.outcome, verifier=verifier)
         return rec
 
-    def _verify(self, task: TaskSpec, cg: Cgroup, name: str, workdir: str, logdir: Path,
+    def _verify(self, task: TaskSpec, cg: Cgroup, runtime: Cgroup, name: str, workdir: str, logdir: Path,
                 init_pid: int) -> tuple[dict[str, Any], bool]:
         podman = self.s.podman
         if self.s.verifier_limits == "none":
@@ -205,8 +209,8 @@ class PodmanEnvironment:
                 leftover.unlink()
         podman.run(["cp", f"{task.path / 'tests'}/.", f"{name}:/tests"], timeout=COPY_TIMEOUT)
         with open(logdir / "verifier.log", "wb") as log:
-            phase = self._exec(cg, name, workdir, ["bash", "/tests/test.sh"], {}, task.verifier_timeout_sec,
-                               log, init_pid, None)
+            phase = self._exec(cg, runtime, name, workdir, ["bash", "/tests/test.sh"], {},
+                               task.verifier_timeout_sec, log, init_pid, None)
         reward = read_reward(logdir / "verifier")
         code = phase.returncode
         oom = phase.events.get("oom_kill", 0) > 0
@@ -224,12 +228,13 @@ class PodmanEnvironment:
         return v, passed and not infra
 
     # -- running one exec, bounded -----------------------------------------------------
-    def _exec(self, cg: Cgroup, name: str, workdir: str, command: list[str], env: dict[str, str],
-              timeout: float | None, log: Any, init_pid: int, on_event: EventCallback | None) -> _Phase:
+    def _exec(self, cg: Cgroup, runtime: Cgroup, name: str, workdir: str, command: list[str],
+              env: dict[str, str], timeout: float | None, log: Any, init_pid: int,
+              on_event: EventCallback | None) -> _Phase:
         args = ["exec", "--workdir", workdir]
         for k, v in env.items():
             args += ["--env", f"{k}={v}"]
-        proc = self.s.podman.popen([*args, name, *command], stdout=log.fileno(), stderr=log.fileno())
+        proc = self.s.podman.popen([*args, name, *command], log, log, runtime)
         return _watch(proc, cg, timeout, init_pid, on_event)
 
     def _host_agent(self, ctx: TrialContext, task: TaskSpec, cg: Cgroup, name: str, command: list[str],
@@ -254,21 +259,20 @@ class PodmanEnvironment:
             return forced
         return "bridge" if self.s.task_images[task].allow_internet else "none"
 
-    def _cleanup(self, cg: Cgroup, name: str) -> str | None:
-        """Kill everything in T, remove the container and T; what failed, or None."""
+    def _cleanup(self, cg: Cgroup, runtime: Cgroup, name: str) -> str | None:
+        """Kill everything in T, remove the container, then T and the runtime's cgroup
+        (conmon ends with its container); what failed, or None."""
         problems = []
-        try:
-            cg.kill()
-        except HarnessError as e:
-            problems.append(str(e))
-        try:
-            self.s.podman.run(["rm", "--force", "--time", "0", "--ignore", name], timeout=pc.REMOVE)
-        except pc.PodmanError as e:
-            problems.append(str(e))
-        try:
-            cg.remove()
-        except HarnessError as e:
-            problems.append(str(e))
+        steps: list[Callable[[], object]] = [
+                 cg.kill,
+                 lambda: self.s.podman.run(["rm", "--force", "--time", "0", "--ignore", name],
+                                           timeout=pc.REMOVE),
+                 cg.remove, runtime.kill, runtime.remove]
+        for step in steps:
+            try:
+                step()
+            except HarnessError as e:
+                problems.append(str(e))
         return "; ".join(problems) or None
 
 
