@@ -122,3 +122,8 @@ def cow_disk(store: Path, directory: Path) -> str:
     """The ``ubd`` argument for a guest: a fresh copy-on-write file over ``store``."""
     cow = directory / f"cow-{os.getpid()}-{time.monotonic_ns()}"
     return f"{cow},{store}"
+
+
+if __name__ == "__main__":
+    made = base_store()
+    print(f"base image {BASE_IMAGE} in the UML podman store {made}")
