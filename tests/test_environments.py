@@ -122,3 +122,19 @@ def test_host_environment_is_the_default_and_recorded() -> None:
     assert (s.environment, s.agent_on, s.verifier_limits, s.pull) == ("host", "container", "none", False)
     again = SweepSettings.from_dict(json.loads(json.dumps(s.to_dict())))
     assert again.environment == "host"
+
+
+def test_from_images_of_a_dockerfile() -> None:
+    from harness.environments.uml_handoff import from_images
+
+    text = ("ARG BASE=x\nFROM --platform=linux/amd64 python:3.13-slim-bookworm AS build\nRUN x\n"
+            "from ubuntu:24.04\nFROM build\nFROM $BASE\nFROM scratch\nFROM ubuntu:24.04 as again\n")
+    assert from_images(text) == ["python:3.13-slim-bookworm", "ubuntu:24.04"]
+
+
+def test_wanted_images_of_the_fixture_suite() -> None:
+    from harness.environments.uml_handoff import wanted_images
+
+    refs = wanted_images(list(load_suite(SUITE).tasks))
+    assert refs[0] == "registry.invalid/harness-fixtures/hello-app:1"
+    assert "localhost/harness-base:bookworm" in refs and len(refs) == len(set(refs)) == 4

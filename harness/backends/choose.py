@@ -67,10 +67,10 @@ def guest_environment() -> dict[str, str]:
     return {**os.environ, "HARNESS_HOST_LABEL": os.environ.get("HARNESS_HOST_LABEL") or socket.gethostname()}
 
 
-def run_in_uml(argv: list[str]) -> int:
+def run_in_uml(argv: list[str], disks: list[str] | None = None) -> int:
     """Run ``harness ARGV`` (with --backend native) in a fresh UML guest; its exit status."""
     from harness.backends.uml import default_guest_mem
     from harness.backends.uml_relay import run_once
 
     command = [sys.executable, "-m", "harness", *relay_argv(argv)]
-    return run_once(command, cwd=os.getcwd(), env=guest_environment(), mem=default_guest_mem())
+    return run_once(command, cwd=os.getcwd(), env=guest_environment(), mem=default_guest_mem(), disks=disks)

@@ -76,7 +76,11 @@ def sweep(suite: Path | None, out_dir: Path | None, resume_dir: Path | None, pro
     with errors_exit(125):
         chosen = resolve_backend(backend, cgroup_root)
     if chosen == "uml":
-        sys.exit(run_in_uml(sys.argv[1:]))
+        from harness.environments.uml_handoff import sweep_disks
+
+        with errors_exit(125), sweep_disks(settings, resume_dir) as disks:
+            status = run_in_uml(sys.argv[1:], disks)
+        sys.exit(status)
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         if resume_dir is not None:

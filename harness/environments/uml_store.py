@@ -39,7 +39,7 @@ def cache_dir() -> Path:
 
 
 @contextlib.contextmanager
-def _locked(name: str) -> Iterator[None]:
+def locked(name: str) -> Iterator[None]:
     """One builder per machine at a time (parallel test sessions share the cache)."""
     d = cache_dir()
     d.mkdir(parents=True, exist_ok=True)
@@ -54,7 +54,7 @@ def _locked(name: str) -> Iterator[None]:
 def base_rootfs() -> Path:
     """``rootfs-bookworm.tar``: Debian minbase with python3, built once (about a minute)."""
     out = cache_dir() / f"rootfs-{SUITE}.tar"
-    with _locked("rootfs"):
+    with locked("rootfs"):
         if out.exists():
             return out
         if shutil.which("mmdebstrap") is None:
@@ -77,17 +77,12 @@ def base_store(rootfs: Path | None = None) -> Path:
     st = rootfs.stat()
     key = hashlib.sha256(f"{rootfs}:{st.st_size}:{st.st_mtime_ns}:{ROOT}:{RUNROOT}".encode()).hexdigest()[:12]
     out = cache_dir() / f"store-{key}.img"
-    with _locked("store"):
+    with locked("store"):
         if out.exists():
             return out
-        if shutil.which(MKFS) is None:
-            raise HarnessError(f"{MKFS} is not installed", "apt-get install -y e2fsprogs")
-        part = out.with_suffix(f".part-{os.getpid()}")
-        part.unlink(missing_ok=True)
-        subprocess.run(["truncate", "-s", STORE_SIZE, str(part)], check=True)
-        subprocess.run([MKFS, "-q", "-F", "-O", "^has_journal", str(part)], check=True, capture_output=True)
+        part = new_disk(out)
         try:
-            _import_in_guest(part, rootfs)
+            fill_in_guest(part, ["import", str(rootfs), BASE_IMAGE])
         except BaseException:
             part.unlink(missing_ok=True)
             raise
@@ -95,7 +90,19 @@ def base_store(rootfs: Path | None = None) -> Path:
     return out
 
 
-def _import_in_guest(disk: Path, rootfs: Path) -> None:
+def new_disk(final: Path) -> Path:
+    """An empty sparse ext4 image beside ``final``, to fill and then rename into place."""
+    if shutil.which(MKFS) is None:
+        raise HarnessError(f"{MKFS} is not installed", "apt-get install -y e2fsprogs")
+    part = final.with_suffix(f".part-{os.getpid()}")
+    part.unlink(missing_ok=True)
+    subprocess.run(["truncate", "-s", STORE_SIZE, str(part)], check=True)
+    subprocess.run([MKFS, "-q", "-F", "-O", "^has_journal", str(part)], check=True, capture_output=True)
+    return part
+
+
+def fill_in_guest(disk: Path, podman_args: list[str]) -> None:
+    """Boot a guest with ``disk`` as its store and run ``podman ARGS`` there (import, load)."""
     from harness.backends.uml import UmlGuest
 
     pkg_root = str(Path(__file__).resolve().parents[2])
@@ -105,9 +112,9 @@ def _import_in_guest(disk: Path, rootfs: Path) -> None:
         if prep.returncode != 0 or prep.stdout.decode().strip() != "disk":
             raise HarnessError(f"podman set-up in the guest failed: {prep.stderr.decode()[-500:]}",
                                "bash scripts/setup.sh --podman")
-        r = guest.run([*podman_argv(), "import", str(rootfs), BASE_IMAGE], timeout=900)
+        r = guest.run([*podman_argv(), *podman_args], timeout=1800)
         if r.returncode != 0:
-            raise HarnessError(f"podman import in the guest failed: {r.stderr.decode()[-500:]}",
+            raise HarnessError(f"podman {podman_args[0]} in the guest failed: {r.stderr.decode()[-500:]}",
                                "see podman's message")
         guest.run(["/bin/sh", "-c", f"sync; umount {STORE}"], timeout=120)
 
