@@ -130,6 +130,10 @@ def test_limits_in_trial_cgroup_and_container_cgroup_under_it(swept: Any) -> Non
     assert Path(rec["container_cgroup"]).name.startswith("libpod-")
     assert rec["runtime_rewrote_limits"] == []
     assert rec["container_protection"] in ("recursiveprot", "written")
+    ctr = rec["container_limits"]  # the runtime wrote no limit of its own on the container
+    assert ctr["memory.max"] == "max" and ctr["cpu.max"].startswith("max") and ctr["pids.max"] == "max"
+    if rec["container_protection"] == "written":  # no memory_recursiveprot: the harness wrote it
+        assert ctr["memory.low"] == rec["limits"]["memory.low"]
     assert records["spike-install/3x/0"]["limits"]["memory.max"] == str(3 * (48 << 20))
 
 
@@ -201,3 +205,21 @@ def test_resume_after_sigkill_removes_the_leftover_container(pg: PodmanGuest) ->
         assert pg.leftovers() == {"containers": [], "cgroups": [], "processes": []}
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def test_agent_on_host_drives_the_container_from_outside(pg: PodmanGuest) -> None:
+    out = SHARED_TMP / f"podman-host-agent-{uuid.uuid4().hex[:6]}"
+    agent = ("sh -c '$HARNESS_PODMAN exec --workdir /app $HARNESS_CONTAINER sh -c "
+             "\"cat data.txt installed.txt > answer.txt\" && echo {container} > /dev/null'")
+    try:
+        r = pg.harness("sweep", str(SUITE), "--out", str(out), "--environment", "podman",
+                       "--backend", "native", "--profiles", "1x", "--repeats", "1", "--tasks", "hello-app",
+                       "--agent-on", "host", "--agent", agent)
+        assert r.returncode == 0, r.stderr.decode()[-3000:]
+        rec = next(iter(_records(out).values()))
+        assert rec["outcome"] == "passed" and rec["agent_on"] == "host", rec
+        assert rec["verifier"]["reward"] == 1.0
+        assert json.loads((out / "manifest.json").read_text())["agent_on"] == "host"
+        assert pg.leftovers() == {"containers": [], "cgroups": [], "processes": []}
+    finally:
+        shutil.rmtree(out, ignore_errors=True)

@@ -106,7 +106,7 @@ class PodmanEnvironment:
             "image_id": image.image_id, "agent_on": self.s.agent_on,
             "verifier_limits": self.s.verifier_limits,
             "network": self._network(task.name), "runtime_rewrote_limits": None,
-            "container_cgroup": None, "container_protection": None,
+            "container_cgroup": None, "container_protection": None, "container_limits": None,
         }
         cg = ctx.workspace.new_trial(f"{task.name}-{profile.name}")
         # podman's own processes (conmon, exec clients) beside T, outside every limit.
@@ -140,7 +140,9 @@ class PodmanEnvironment:
             "--network", fields["network"],
             "--volume", f"{logdir / 'agent'}:/logs/agent",
             "--volume", f"{logdir / 'verifier'}:/logs/verifier",
-            "--entrypoint", "sleep", image.reference, "infinity"], timeout=START_TIMEOUT, cgroup=runtime)
+            # By id: every trial runs exactly the image recorded, whatever the tag says now.
+            "--entrypoint", "sleep", image.image_id.removeprefix("sha256:") or image.reference, "infinity"],
+            timeout=START_TIMEOUT, cgroup=runtime)
         after = counters.read_limits(cg)
         fields["runtime_rewrote_limits"] = sorted(k for k in limits if after.get(k) != limits[k])
         if fields["runtime_rewrote_limits"]:
@@ -150,6 +152,7 @@ class PodmanEnvironment:
         ctr = _container_cgroup(cg)
         fields["container_cgroup"] = str(ctr.path)
         fields["container_protection"] = _protect(cg, ctr)
+        fields["container_limits"] = counters.read_limits(ctr)  # none but a written guarantee
         info = podman.run(["inspect", "--format", "{{.State.Pid}}\t{{.Config.WorkingDir}}", name])
         pid_text, _, wd = info.stdout.decode().strip().partition("\t")
         init_pid, workdir = int(pid_text), wd or "/"
