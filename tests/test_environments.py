@@ -33,6 +33,8 @@ def test_fixture_suite_parses_with_its_images() -> None:
     assert img.context == SUITE / "hello-app" / "environment"
     assert img.docker_image == "registry.invalid/harness-fixtures/hello-app:1"
     assert img.allow_internet is False and img.containerized
+    assert img.env == (("FIXTURE_ENV", "container"),)
+    assert img.verifier_env == (("FIXTURE_VERIFIER", "verifier"),) and img.solution_env == ()
 
 
 def test_build_tag_follows_the_directory_content(tmp_path: Path) -> None:

@@ -145,6 +145,8 @@ def test_tests_absent_for_agent_present_for_verifier_and_reward_read(swept: Any)
     logs = out / "logs" / "hello-app__1x__0"
     assert (logs / "agent" / "tests-during-agent.txt").read_text().split() == ["absent", "pwd=/app"]
     assert (logs / "verifier" / "tests-during-verifier.txt").read_text().strip() == "present"
+    # [environment.env] reaches the container, [verifier.env] the verifier.
+    assert (logs / "verifier" / "env.txt").read_text().split() == ["container", "verifier"]
     assert rec["workdir"] == "/app"
 
 
@@ -223,3 +225,20 @@ def test_agent_on_host_drives_the_container_from_outside(pg: PodmanGuest) -> Non
         assert pg.leftovers() == {"containers": [], "cgroups": [], "processes": []}
     finally:
         shutil.rmtree(out, ignore_errors=True)
+
+
+def test_a_task_whose_image_cannot_be_built_stops_the_sweep_before_it_starts(pg: PodmanGuest) -> None:
+    root = SHARED_TMP / f"podman-broken-{uuid.uuid4().hex[:6]}"
+    try:
+        shutil.copytree(SUITE / "hello-app", root / "suite" / "broken-app")
+        with open(root / "suite" / "broken-app" / "environment" / "Dockerfile", "a") as f:
+            f.write("RUN echo the install step fails >&2 && false\n")
+        out = root / "out"
+        r = pg.harness("sweep", str(root / "suite"), "--out", str(out), "--environment", "podman",
+                       "--backend", "native", "--profiles", "1x", "--repeats", "1")
+        err = r.stderr.decode()
+        assert r.returncode == 2, err
+        assert "broken-app" in err and "podman build" in err and "--skip-broken-images" in err, err
+        assert not (out / "manifest.json").exists() and not (out / "trials.jsonl").exists()
+    finally:
+        shutil.rmtree(root, ignore_errors=True)

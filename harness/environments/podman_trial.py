@@ -137,7 +137,7 @@ class PodmanEnvironment:
             "--label", f"{pc.LABEL_SWEEP}={ctx.sweep_id}", "--label", f"{pc.LABEL_TRIAL}={trial.trial_id}",
             "--label", f"{pc.LABEL_SESSION}={ctx.workspace.session.path}",
             "--cgroup-parent", parent, "--cgroups", "no-conmon", "--pids-limit", "-1",
-            "--network", fields["network"],
+            "--network", fields["network"], *_env_flags(self.s.task_images[task.name].env),
             "--volume", f"{logdir / 'agent'}:/logs/agent",
             "--volume", f"{logdir / 'verifier'}:/logs/verifier",
             # By id: every trial runs exactly the image recorded, whatever the tag says now.
@@ -161,7 +161,8 @@ class PodmanEnvironment:
         if oracle:
             podman.run(["cp", f"{task.path / 'solution'}/.", f"{name}:/solution"], timeout=COPY_TIMEOUT)
         shutil.copyfile(task.instruction_path, logdir / "agent" / "instruction.md")
-        env = {"HARNESS_TASK": task.name, "HARNESS_INSTRUCTION": "/logs/agent/instruction.md",
+        env = {**(dict(self.s.task_images[task.name].solution_env) if oracle else {}),
+               "HARNESS_TASK": task.name, "HARNESS_INSTRUCTION": "/logs/agent/instruction.md",
                "HARNESS_WORKDIR": workdir, "HARNESS_TRIAL_SEED": str(trial.seed_for_trial),
                "HARNESS_PROFILE": trial.profile, "HARNESS_CONTAINER": name}
         if oracle:
@@ -212,7 +213,8 @@ class PodmanEnvironment:
                 leftover.unlink()
         podman.run(["cp", f"{task.path / 'tests'}/.", f"{name}:/tests"], timeout=COPY_TIMEOUT)
         with open(logdir / "verifier.log", "wb") as log:
-            phase = self._exec(cg, runtime, name, workdir, ["bash", "/tests/test.sh"], {},
+            phase = self._exec(cg, runtime, name, workdir, ["bash", "/tests/test.sh"],
+                               dict(self.s.task_images[task.name].verifier_env),
                                task.verifier_timeout_sec, log, init_pid, None)
         reward = read_reward(logdir / "verifier")
         code = phase.returncode
@@ -330,6 +332,10 @@ def _watch(proc: subprocess.Popen[bytes], cg: Cgroup, timeout: float | None, ini
         first_oom = round(wall, 3)
     return _Phase(returncode, timed_out, wall, before, after, counters.ancestor_ooms(cg) - ancestors,
                   first_oom, error)
+
+
+def _env_flags(pairs: tuple[tuple[str, str], ...]) -> list[str]:
+    return [flag for k, v in pairs for flag in ("--env", f"{k}={v}")]
 
 
 def _signal_all(cg: Cgroup, sig: int, spare: int) -> None:

@@ -6,6 +6,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from harness.suite.task import TaskSpec
 
@@ -20,6 +21,9 @@ class TaskImage:
     context: Path | None  # environment/ when it holds a Dockerfile
     docker_image: str | None
     allow_internet: bool
+    env: tuple[tuple[str, str], ...] = ()  # [environment.env]: the container's environment
+    verifier_env: tuple[tuple[str, str], ...] = ()  # [verifier.env]
+    solution_env: tuple[tuple[str, str], ...] = ()  # [solution.env], for the oracle
 
     @property
     def containerized(self) -> bool:
@@ -32,15 +36,34 @@ class TaskImage:
 
 
 def task_image(task: TaskSpec) -> TaskImage:
-    env = task.metadata.get("environment")
-    env = env if isinstance(env, dict) else {}
+    env = _table(task, "environment")
     context = task.path / "environment"
     image = env.get("docker_image")
     internet = env.get("allow_internet", True)  # Terminal-Bench's default
     return TaskImage(task=task.name,
                      context=context if (context / "Dockerfile").is_file() else None,
                      docker_image=image if isinstance(image, str) and image.strip() else None,
-                     allow_internet=internet is not False)
+                     allow_internet=internet is not False, env=_env(env.get("env")),
+                     verifier_env=_env(_table(task, "verifier").get("env")),
+                     solution_env=_env(_table(task, "solution").get("env")))
+
+
+def _table(task: TaskSpec, name: str) -> dict[str, Any]:
+    t = task.metadata.get(name)
+    return t if isinstance(t, dict) else {}
+
+
+def _env(table: Any) -> tuple[tuple[str, str], ...]:
+    """A task.toml ``env`` table as pairs (scalars only, as strings; TOML booleans as true/false)."""
+    if not isinstance(table, dict):
+        return ()
+    out = []
+    for k, v in table.items():
+        if isinstance(v, bool):
+            out.append((str(k), "true" if v else "false"))
+        elif isinstance(v, (str, int, float)):
+            out.append((str(k), str(v)))
+    return tuple(out)
 
 
 def context_hash(directory: Path) -> str:

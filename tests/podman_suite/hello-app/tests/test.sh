@@ -5,3 +5,4 @@ if [ "$(cat /app/answer.txt 2>/dev/null)" = "$(printf 'fixture data\ninstalled')
 else
   echo 0 > /logs/verifier/reward.txt
 fi
+echo "${FIXTURE_ENV:-unset} ${FIXTURE_VERIFIER:-unset}" > /logs/verifier/env.txt
