@@ -124,7 +124,7 @@ def _settings(suite: Path | None, out_dir: Path | None, profiles: str | None, cp
         raise UsageError("--sweep-file and --profiles/--cpu-profiles both name profiles",
                          "give the profiles in one place")
     chosen = file.profiles if file is not None else parse_profiles(profiles, cpu_profiles)
-    kwargs = {}
+    kwargs: dict[str, Any] = {}
     if seed is None and file is not None and file.seed is not None:
         seed = file.seed
     if seed is not None:
