@@ -7,7 +7,7 @@ import platform
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from harness.backends.choose import IN_GUEST_ENV
+from harness.backends.protocol import in_guest
 from harness.cgroup import discover
 from harness.cgroup.workspace import CONTROLLERS, locate
 from harness.errors import CgroupError
@@ -58,7 +58,7 @@ def diagnose(cgroup_root: Path | None = None) -> Diagnosis:
               "systemd.unified_cgroup_hierarchy=1, or use --backend uml"))
     from harness.backends.uml import UML_INSTALL, find_kernel  # light: no guest is booted
 
-    if os.environ.get(IN_GUEST_ENV):
+    if in_guest():
         add(Check("user-mode Linux", None, "this is a guest: trials run natively here"))
     else:
         kernel = find_kernel()

@@ -31,8 +31,12 @@ class SpawnError(HarnessError):
 
     def __init__(self, message: str, exit_code: int, fix: str | None = None) -> None:
         super().__init__(message, fix)
-        self.exit_code = exit_code
+        self.exit_code = int(exit_code)
 
 
 class ResultsError(HarnessError):
     """A results directory is missing, corrupt, or of another sweep."""
+
+
+class Interrupted(HarnessError):
+    """Ctrl-C or SIGTERM: finished trials are safe; the rest can be resumed."""

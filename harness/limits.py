@@ -1,8 +1,10 @@
-"""Resource settings of one trial, and the cgroup files that express them."""
+"""Resource limits of one trial, and the cgroup files that express them: the one limits type
+from a profile (`Profile.resolve`) or `harness run`'s flags to the runner and the record."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from harness.errors import UsageError
 
@@ -10,6 +12,17 @@ CPU_PERIOD_USEC = 100_000
 MIN_CPU_QUOTA_USEC = 1_000  # the kernel refuses quotas under 1 ms
 DEFAULT_PIDS_MAX = 4096  # ample for builds and test runners, stops a fork bomb early
 PAGE = 4096
+
+Protection = Literal["low", "min"]  # which file carries the guarantee: memory.low or memory.min
+PROTECTIONS: tuple[Protection, ...] = ("low", "min")
+
+
+def as_protection(value: str) -> Protection:
+    for p in PROTECTIONS:
+        if value == p:
+            return p
+    raise UsageError(f"protection {value!r} is neither low nor min",
+                     "use --protection low (best effort, as Kubernetes) or min (hard)")
 
 
 def cpu_weight_for(cpus: float | None) -> int:
@@ -25,21 +38,20 @@ def cpu_weight_for(cpus: float | None) -> int:
 class LimitSettings:
     """Absolute values for one trial cgroup; ``None`` means no limit (``max``)."""
 
-    memory_guarantee: int | None = None  # memory.low or memory.min
-    protection: str = "low"  # which file carries the guarantee
-    memory_max: int | None = None
-    memory_high: int | None = None
-    swap_max: int | None = 0
+    memory_guarantee_bytes: int | None = None  # memory.low or memory.min
+    protection: Protection = "low"
+    memory_max_bytes: int | None = None
+    memory_high_bytes: int | None = None
+    swap_max_bytes: int | None = 0
     oom_group: bool = True
-    cpu_limit: float | None = None  # CPUs, for cpu.max
+    cpu_max_cpus: float | None = None  # CPUs, for cpu.max
     declared_cpus: float | None = None  # for cpu.weight
+    declared_memory_bytes: int | None = None  # the task's spec, the "1x"
     pids_max: int | None = DEFAULT_PIDS_MAX
 
     def __post_init__(self) -> None:
-        if self.protection not in ("low", "min"):
-            raise UsageError(f"protection {self.protection!r} is neither low nor min",
-                             "use --protection low (best effort, as Kubernetes) or min (hard)")
-        g, m = self.memory_guarantee, self.memory_max
+        as_protection(self.protection)
+        g, m = self.memory_guarantee_bytes, self.memory_max_bytes
         if g is not None and m is not None and g > m:
             raise UsageError(f"the memory guarantee ({g} bytes) is above the limit ({m} bytes)",
                              "raise --memory-limit or lower --memory-guarantee")
@@ -53,26 +65,17 @@ class LimitSettings:
         usage triggers reclaim at once, and the guarantee should be in place by then.
         """
         out: dict[str, str] = {}
-        out[f"memory.{self.protection}"] = _bytes(self.memory_guarantee, none="0")
-        if self.memory_high is not None:
-            out["memory.high"] = _bytes(self.memory_high)
-        out["memory.max"] = _bytes(self.memory_max)
-        if self.swap_max is not None:
-            out["memory.swap.max"] = _bytes(self.swap_max)
+        out[f"memory.{self.protection}"] = _bytes(self.memory_guarantee_bytes, none="0")
+        if self.memory_high_bytes is not None:
+            out["memory.high"] = _bytes(self.memory_high_bytes)
+        out["memory.max"] = _bytes(self.memory_max_bytes)
+        if self.swap_max_bytes is not None:
+            out["memory.swap.max"] = _bytes(self.swap_max_bytes)
         out["memory.oom.group"] = "1" if self.oom_group else "0"
-        out["cpu.max"] = _cpu_max(self.cpu_limit)
+        out["cpu.max"] = _cpu_max(self.cpu_max_cpus)
         out["cpu.weight"] = str(cpu_weight_for(self.declared_cpus))
         out["pids.max"] = "max" if self.pids_max is None else str(self.pids_max)
         return out
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "memory_guarantee_bytes": self.memory_guarantee, "protection": self.protection,
-            "memory_max_bytes": self.memory_max, "memory_high_bytes": self.memory_high,
-            "swap_max_bytes": self.swap_max, "oom_group": self.oom_group,
-            "cpu_limit": self.cpu_limit, "declared_cpus": self.declared_cpus,
-            "pids_max": self.pids_max,
-        }
 
 
 def _bytes(value: int | None, none: str = "max") -> str:

@@ -13,6 +13,12 @@ from harness.errors import UsageError
 _SIZE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b?)\s*$", re.IGNORECASE)
 _MULTIPLE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*x\s*$", re.IGNORECASE)
+# The words for "no limit", wherever a limit is given (flags, profiles, sweep files).
+UNLIMITED_WORDS: tuple[str, ...] = ("max", "none", "unlimited", "uncapped")
+
+
+def is_unlimited(text: str) -> bool:
+    return str(text).strip().lower() in UNLIMITED_WORDS
 
 
 def parse_size(text: str | int, what: str = "size") -> int:
@@ -94,7 +100,7 @@ def parse_cpu_amount(text: str, what: str) -> Amount:
 
 def _parse_amount(text: str, what: str, absolute: Callable[[str], float]) -> Amount:
     text = str(text).strip()
-    if text.lower() in ("max", "none", "unlimited"):
+    if is_unlimited(text):
         return Amount()
     mult = parse_multiple(text)
     if mult is not None:

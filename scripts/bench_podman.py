@@ -67,6 +67,7 @@ def measure(repeats: int) -> dict[str, float]:
 
 
 def in_guest(repeats: int) -> dict[str, float]:
+    from harness.backends.protocol import IN_GUEST_ENV
     from harness.backends.uml import UmlGuest
     from harness.environments import uml_store
 
@@ -80,7 +81,7 @@ def in_guest(repeats: int) -> dict[str, float]:
             if r.returncode != 0:
                 raise SystemExit(f"guest set-up failed: {r.stderr.decode()}")
             r = guest.run([python, __file__, "--inside", "--repeats", str(repeats)], cwd=str(REPO),
-                          env={"HARNESS_IN_UML": "1"}, timeout=3600)
+                          env={IN_GUEST_ENV: "1"}, timeout=3600)
             if r.returncode != 0:
                 raise SystemExit(f"benchmark failed in the guest: {r.stderr.decode()[-2000:]}")
             return dict(json.loads(r.stdout))

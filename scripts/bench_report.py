@@ -14,22 +14,27 @@ import argparse
 import json
 import os
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-from harness.record import RunRecord
 from harness.report.build import build_report
 from harness.report.load import load_dirs
 from harness.report.render import render_text
 from harness.results.store import MANIFEST_FILE, TRIALS_FILE, write_json_atomic
+from harness.schema.record import RunRecord
 
-PROFILES = [("1x", 1.0), ("1.5x", 1.5), ("2x", 2.0), ("3x", 3.0), ("5x", 5.0), ("uncapped", None)]
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.helpers_results import manifest as synthetic_manifest  # a manifest built through the schema
+
+PROFILES: list[tuple[str, float | None]] = [
+    ("1x", 1.0), ("1.5x", 1.5), ("2x", 2.0), ("3x", 3.0), ("5x", 5.0), ("uncapped", None)]
 
 
-def template() -> dict:
+def template() -> dict[str, object]:
     base = RunRecord(outcome="passed", infra_reason=None, exit_code=0, returncode=0, signal=None,
                      timed_out=False, wall_seconds=12.3, command=["bash", "-c", "agent --task TASK"],
                      started_at="", harness_version="0.1.0", backend="native", cpu_usage_usec=123456,
@@ -39,7 +44,7 @@ def template() -> dict:
                      pressure={"cpu": {"some": 1, "full": 2}, "memory": {"some": 1, "full": 2}},
                      limits={"memory.max": "536870912", "memory.low": "268435456",
                              "cpu.max": "200000 100000"},
-                     cgroup="/sys/fs/cgroup/harness/trial").to_dict()
+                     cgroup="/sys/fs/cgroup/harness/trial").to_json()
     return {**base, "verifier": dict(base), "agent_outcome": "passed", "seed": 1, "sweep_id": "bench-1"}
 
 
@@ -48,14 +53,8 @@ def write(out: Path, n_tasks: int, repeats: int, seed: int = 1) -> int:
     ability = rng.beta(1.2, 1.2, n_tasks)
     oom_prone = rng.random(n_tasks) < 0.15
     tmpl = template()
-    manifest = {"sweep_id": "bench-1", "suite": {"name": "bench", "checksum": "b1",
-                                                   "tasks": [f"task-{i:04d}" for i in range(n_tasks)]},
-                "profiles": [{"name": n, "memory_multiplier": m, "cpu_multiplier": None}
-                             for n, m in PROFILES],
-                "seed": seed, "repeats": repeats, "concurrency": 8, "backend": "native",
-                "host": {"hostname": "bench", "kernel": "6.1"}, "harness_version": "0.1.0",
-                "started_at": "2026-11-28T00:00:00+00:00", "finished_at": "2026-11-29T00:00:00+00:00",
-                "cgroup_files": {}, "shard": None}
+    tasks = [f"task-{i:04d}" for i in range(n_tasks)]
+    manifest = synthetic_manifest(tasks, PROFILES, sweep_id="bench-1", seed=seed, repeats=repeats)
     write_json_atomic(out / MANIFEST_FILE, manifest)
     n = 0
     t0 = 1795824000.0

@@ -5,7 +5,8 @@
 #
 # Array task i of N runs shard i/N into OUT_PREFIX/shard-i; all shards share one seed
 # (--seed if given among the options, else the array job's id), so together they cover
-# the plan exactly once. Resubmitting a task whose shard was cut short resumes it.
+# the plan exactly once. Resubmitting a task whose shard was cut short resumes it; one whose
+# shard finished does nothing.
 # Then: harness report OUT_PREFIX/shard-*
 # Inside Slurm's own cgroups the harness needs a delegated subtree or --backend uml;
 # HARNESS_BACKEND (default auto) is passed as --backend.
@@ -20,6 +21,11 @@ PY=${PYTHON:-python3}
 out="$prefix/shard-$i"
 backend=(--backend "${HARNESS_BACKEND:-auto}")
 if [ -f "$out/manifest.json" ]; then
+  if ! grep -q '"finished_at": null' "$out/manifest.json"; then
+    echo "harness: $out is finished; nothing to resume" >&2  # `sweep --resume` refuses it
+    echo "$out"
+    exit 0
+  fi
   exec "$PY" -m harness sweep --resume "$out" "${backend[@]}"
 fi
 seed=()

@@ -7,4 +7,5 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 bash scripts/setup.sh --test
 "$PY" -m ruff check harness tests scripts
+"$PY" -m mypy --strict harness
 exec "$PY" -m pytest -q -p no:cacheprovider "$@"

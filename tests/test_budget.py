@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 
 from harness.errors import UsageError
+from harness.limits import LimitSettings
 from harness.suite.task import TaskSpec
 from harness.sweep.budget import GIB, MIB, Budget, Demand, check_plan, default_memory_reserve
 from harness.sweep.plan import plan_trials
-from harness.sweep.profiles import TrialLimits, default_profiles, parse_profiles
+from harness.sweep.profiles import default_profiles, parse_profiles
 
 
 def task(name: str, memory: int, cpus: float) -> TaskSpec:
@@ -19,8 +20,9 @@ def task(name: str, memory: int, cpus: float) -> TaskSpec:
     return TaskSpec(name, p, cpus, memory, 60, 60, p / "instruction.md", None, p / "tests" / "test.sh")
 
 
-def limits(memory: int, cpus: float, cpu_max: float | None = None) -> TrialLimits:
-    return TrialLimits(memory, cpus, memory, memory, None, "low", cpu_max)
+def limits(memory: int, cpus: float, cpu_max: float | None = None) -> LimitSettings:
+    return LimitSettings(declared_memory_bytes=memory, declared_cpus=cpus, memory_guarantee_bytes=memory,
+                         memory_max_bytes=memory, cpu_max_cpus=cpu_max)
 
 
 def test_reserve_choice() -> None:
@@ -31,7 +33,7 @@ def test_reserve_choice() -> None:
     b = Budget(16 * GIB, 8, 4)
     assert b.memory_capacity == 16 * GIB - default_memory_reserve(16 * GIB)
     assert b.millicpu_capacity == 8000
-    assert b.describe()["cpu_capacity"] == 8.0
+    assert b.describe().cpu_capacity == 8.0
 
 
 def test_demand_is_the_guarantee() -> None:
@@ -47,7 +49,7 @@ def test_randomized_schedule_never_exceeds_the_budget() -> None:
         pool = [limits(rng.choice([256 * MIB, GIB, 2 * GIB, 4 * GIB]), rng.choice([0.25, 0.5, 1, 2]))
                 for _ in range(60)]
         pending = [lim for lim in pool if b.fits_ever(lim)]
-        running: list[TrialLimits] = []
+        running: list[LimitSettings] = []
         started = 0
         while pending or running:
             i = 0

@@ -43,3 +43,31 @@ def test_safe_name_cannot_escape():
     for hostile in ("../../etc", "/abs/path", "a/b", "..", ".", "", "x" * 500, "ünï cödé"):
         name = safe_name(hostile)
         assert "/" not in name and name not in (".", "..") and 0 < len(name) <= 80
+
+
+def test_the_trampoline_pipe_is_moved_below_ten_or_given_to_bash():
+    """dash redirects only fds 0-9: a pipe at 10 or above moves to a free low slot, or
+    (none free) goes to bash."""
+    import os
+
+    from harness.runner.spawn import _trampoline_fd
+
+    held: list[int] = []
+    while not held or held[-1] < 10:
+        held.append(os.open("/dev/null", os.O_RDONLY))
+    r, w = os.pipe()
+    try:
+        assert r >= 10
+        fd, shell = _trampoline_fd(r)
+        assert fd >= 10 and shell.endswith("bash")  # every slot below 10 is taken
+        os.close(fd)
+        low = [h for h in held if h < 10]
+        if low:  # one of ours: free it and the pipe goes there, to dash
+            os.close(low[0])
+            held.remove(low[0])
+            fd, shell = _trampoline_fd(r)
+            assert (fd, shell) == (low[0], "/bin/sh")
+            os.close(fd)
+    finally:
+        for h in [*held, r, w]:
+            os.close(h)

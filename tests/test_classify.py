@@ -1,6 +1,5 @@
 """The classification rules: what is an infra error, what is the workload's own failure."""
 
-from harness.backends.choose import relay_argv
 from harness.runner.classify import classify, exit_status, oom_source
 
 
@@ -40,12 +39,6 @@ def test_exit_status_conventions():
     assert exit_status(3, False) == (3, None)
     assert exit_status(-9, False) == (137, 9)
     assert exit_status(-15, True) == (124, 15)
-
-
-def test_relay_argv_forces_native_backend():
-    assert relay_argv(["run", "--backend", "uml", "--memory", "1G", "--", "x", "--backend", "y"]) == [
-        "run", "--backend", "native", "--memory", "1G", "--", "x", "--backend", "y"]
-    assert relay_argv(["sweep", "S", "--backend=auto"]) == ["sweep", "--backend", "native", "S"]
 
 
 def test_sweep_trial_verdicts():

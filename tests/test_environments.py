@@ -118,11 +118,11 @@ def test_agent_template_knows_container() -> None:
 
 
 def test_host_environment_is_the_default_and_recorded() -> None:
-    from harness.sweep.execute import SweepSettings
+    from harness.schema.settings import SweepSettings
 
-    s = SweepSettings(suite=SUITE, profiles=[])
+    s = SweepSettings(suite=SUITE, profiles=())
     assert (s.environment, s.agent_on, s.verifier_limits, s.pull) == ("host", "container", "none", False)
-    again = SweepSettings.from_dict(json.loads(json.dumps(s.to_dict())))
+    again = SweepSettings.from_json(json.loads(json.dumps(s.to_json())), "test")
     assert again.environment == "host"
 
 
@@ -140,3 +140,57 @@ def test_wanted_images_of_the_fixture_suite() -> None:
     refs = wanted_images(list(load_suite(SUITE).tasks))
     assert refs[0] == "registry.invalid/harness-fixtures/hello-app:1"
     assert "localhost/harness-base:bookworm" in refs and len(refs) == len(set(refs)) == 4
+
+
+def test_a_container_trial_record_round_trips_through_the_schema() -> None:
+    from harness.schema.record import TrialRecord, VerifierResult
+
+    gone = VerifierResult(outcome="infra_error", infra_reason="verifier_error", exit_code=None, signal=None,
+                          timed_out=False, wall_seconds=0.0, memory_peak_bytes=None, error="gone",
+                          reward=None, reward_source=None)
+    rec = TrialRecord(
+        outcome="infra_error", infra_reason="verifier_error", exit_code=0, returncode=0, signal=None,
+        timed_out=False, wall_seconds=1.0, command=["bash", "/solution/solve.sh"], started_at="t",
+        harness_version="0", backend="uml", trial_id="a/1x/0", task="a", profile="1x",
+        memory_multiplier=1.0, cpu_multiplier=1.0, repeat=0, seed=1, host="h", sweep_id="s",
+        declared_memory_bytes=1 << 20, declared_cpus=1.0, agent_outcome="passed", verifier=gone,
+        environment="podman", container="harness-a-1x-0-abcd", image="localhost/x:1", image_id="sha256:1",
+        workdir="/app", agent_on="container", verifier_limits="none", network="none",
+        container_cgroup="/sys/fs/cgroup/t/libpod-1", container_limits={"memory.low": "1024"},
+        container_protection="written", runtime_rewrote_limits=[], cleanup_error=None)
+    doc = json.loads(json.dumps(rec.to_json()))
+    assert doc["verifier"]["exit_code"] is None and doc["environment"] == "podman"
+    assert TrialRecord.from_json(doc, "x") == rec
+
+
+def test_a_uml_sweep_gets_the_hosts_images_as_a_disk_only_when_it_may_run_containers(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The seam: `Uml.sweep_status` hands the guest the store of this host's images (a
+    copy-on-write disk, removed afterwards) for a podman sweep, nothing for a host sweep."""
+    from harness.backends.backend import Uml
+    from harness.environments import uml_handoff, uml_store
+    from harness.schema.settings import SweepSettings
+    from harness.sweep.profiles import parse_profiles
+
+    seen: list[tuple[tuple[str, ...], list[str]]] = []
+
+    def call(self: Uml, argv: list[str]) -> int:
+        seen.append((self.disks, argv))
+        for disk in self.disks:
+            Path(disk.split(",")[0]).write_bytes(b"cow")  # what the guest would write
+        return 0
+
+    monkeypatch.setattr(Uml, "call", call)
+    store = tmp_path / "store.img"
+    monkeypatch.setattr(uml_handoff, "guest_store", lambda tasks: store)
+    monkeypatch.setattr(uml_store, "cache_dir", lambda: tmp_path)
+    host = SweepSettings(suite=SUITE, profiles=tuple(parse_profiles("1x", None)), seed=1)
+    assert Uml().sweep_status(host, tmp_path / "a", resume=False) == 0
+    assert seen[-1][0] == ()
+    podman = SweepSettings(suite=SUITE, profiles=tuple(parse_profiles("1x", None)), seed=1,
+                           environment="podman")
+    assert Uml(disks=("extra",)).sweep_status(podman, tmp_path / "b", resume=False) == 0
+    disks, argv = seen[-1]
+    assert disks[0] == "extra" and disks[1].endswith(f",{store}") and len(disks) == 2
+    assert '"environment": "podman"' in argv[argv.index("--settings-json") + 1]
+    assert not Path(disks[1].split(",")[0]).exists()  # the copy-on-write file is gone

@@ -157,3 +157,21 @@ def test_sigterm_to_harness_kills_the_trial(kernel, shared_tmp):
     assert "status=143" in r.stdout, r.stdout + r.stderr
     assert "ALIVE" not in r.stdout
     assert "interrupted" in r.stderr
+
+
+def test_a_busy_harness_still_starts_its_workload(kernel, shared_tmp):
+    """With every descriptor below 10 taken, the trampoline's pipe lands at 10 or above,
+    where dash cannot redirect: the workload must still start, not exit 125 as a 'failure'."""
+    script = shared_tmp / "busy.py"
+    script.write_text(
+        "import os\n"
+        "from harness.cgroup.workspace import Workspace\n"
+        "from harness.runner.trial import RunSpec, run_trial\n"
+        "held = [os.open('/dev/null', os.O_RDONLY) for _ in range(12)]\n"
+        "assert min(set(range(3, 10)) - set(held), default=None) is None, held\n"
+        "with Workspace.open('busy') as ws:\n"
+        "    rec = run_trial(ws, RunSpec(command=['sh', '-c', 'exec true']))\n"
+        "print(rec.outcome, rec.exit_code)\n")
+    r = kernel.run([PY, str(script)])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["passed", "0"], r.stdout + r.stderr

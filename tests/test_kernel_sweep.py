@@ -8,7 +8,7 @@ from collections import Counter
 from conftest import REPO
 from suites import spike_suite, write_task
 
-from harness.record import INFRA_REASONS, OUTCOMES, SCHEMA_VERSION, SWEEP_FIELDS
+from harness.schema.record import INFRA_REASONS, OUTCOMES, SCHEMA_VERSION, SWEEP_FIELDS, TrialRecord
 
 
 def records(out):
@@ -24,8 +24,9 @@ def test_spike_is_an_infra_error_at_1x_and_passes_at_3x(kernel, shared_tmp):
     assert r.stdout.strip() == str(out)
     by = {(x["task"], x["profile"]): x for x in records(out)}
     assert len(by) == 4
-    for rec in by.values():  # the shared schema of harness/record.py
+    for rec in by.values():  # the shared schema of harness/schema/record.py
         assert set(SWEEP_FIELDS) <= set(rec) and rec["schema"] == SCHEMA_VERSION
+        assert TrialRecord.from_json(rec, "trials.jsonl").to_json() == rec
         assert rec["outcome"] in OUTCOMES and rec["infra_reason"] in (None, *INFRA_REASONS)
     spike_1x = by[("spike", "1x")]
     assert spike_1x["outcome"] == "infra_error" and spike_1x["infra_reason"] == "oom_kill"
@@ -48,7 +49,8 @@ def test_spike_is_an_infra_error_at_1x_and_passes_at_3x(kernel, shared_tmp):
 def test_sigkill_midway_then_resume_runs_exactly_the_missing_trials(kernel, shared_tmp):
     suite = shared_tmp / "suite"
     for name in ("a", "b", "c"):
-        write_task(suite, name, "sleep 0.6; echo ok > result")
+        # long enough that the kill lands in an agent phase even on a loaded machine
+        write_task(suite, name, "sleep 1.5; echo ok > result")
     out = shared_tmp / "out"
     trials = out / "trials.jsonl"
     sweep = (f"{kernel.python} -m harness sweep {suite} --out {out} --profiles 1x,3x --repeats 2 --seed 5")

@@ -160,7 +160,7 @@ def test_sweep_file_unreadable_or_not_toml(tmp_path: Path) -> None:
 
 def test_limits_convert_to_the_runner_settings() -> None:
     pytest.importorskip("harness.limits")
-    settings = parse_profiles("3x")[0].resolve(task(100, 0.5)).to_limit_settings()
+    settings = parse_profiles("3x")[0].resolve(task(100, 0.5))
     files = settings.files()
     assert files["memory.low"] == str(100 * MIB) and files["memory.max"] == str(300 * MIB)
     assert files["cpu.max"] == "150000 100000" and files["memory.swap.max"] == "0"

@@ -44,10 +44,13 @@ def test_report_json_has_required_keys(sweep: Path) -> None:
         assert key in p
     c = doc["comparisons"][0]
     for key in ("profile", "baseline", "success_diff", "success_diff_ci", "success_p", "success_p_holm",
-                "infra_diff", "infra_diff_ci", "infra_p", "infra_test", "infra_p_holm", "infra_odds_ratio",
+                "infra_diff", "infra_diff_ci", "infra_p", "infra_test", "infra_p_paired",
+                "infra_p_paired_holm", "infra_odds_ratio",
                 "equivalent", "equivalence"):
         assert key in c
-    assert doc["margin"] == 0.02 and doc["recommendation"]["margin"] == 0.02
+    # the default margin is the article's ±3 points, carried as a proportion
+    assert doc["margin"] == 0.03 and doc["recommendation"]["margin"] == 0.03
+    assert doc["capacity"]["n_tasks"] >= 2 and len(doc["capacity"]["summary"]) == 2
     assert "uncapped" in doc["trend"]["uncapped"]
     assert doc["comparisons"][0]["infra_diff"] < 0  # 1x had the infra errors
 
@@ -71,9 +74,10 @@ def test_band_recommends_when_success_equal_and_infra_lower(tmp_path: Path) -> N
             if name == "1x" and i % 3 == 0:
                 recs.append(trial(f"t{i:02d}", name, mult, 9, "infra_error", t=float(len(recs))))
     # infra errors break the equal success at 1x slightly: give the other profiles the same count
-    doc = report_for_dirs([write_sweep(tmp_path / "s", recs)], margin=5.0)
+    doc = report_for_dirs([write_sweep(tmp_path / "s", recs)], margin=0.05).to_json()
     rec = doc["recommendation"]
     assert rec["verdict"] == "recommended" and rec["profile"] == "3x", rec
+    assert rec["tested"] == ["2x", "3x"]  # the fixed sequence, upward
     assert doc["comparisons"][0]["equivalence"] == "equivalent"
 
 
@@ -116,7 +120,7 @@ def test_bad_input_exits_2(case: str, sweep: Path, tmp_path: Path) -> None:
         d = tmp_path / "m"
         shutil.copytree(sweep, d)
         with open(d / "trials.jsonl", "ab") as f:
-            f.write(b'{"task": "x", "outcome": "passed"}\n')
+            f.write(b'{"schema": 1, "task": "x", "outcome": "passed"}\n')
         args = ["report", str(d)]
         expect = "lacks trial_id, profile"
     code, out, err = run(*args)
@@ -148,8 +152,15 @@ def test_compare_exit_codes(sweep: Path, tmp_path: Path) -> None:
 
 
 def test_power_flags_and_pilot(sweep: Path) -> None:
-    code, out, _ = run("power", "--omega2", str(1 / 9), "--delta", "3", "--json")
-    assert code == 0 and json.loads(out)["tasks_needed"] == 969
+    # Miller's worked example (σ² = 0, one test) gives 969 by the normal formula; the t needs 2 more
+    code, out, _ = run("power", "--omega2", str(1 / 9), "--sigma2", "0", "--family", "1", "--delta", "3",
+                       "--json")
+    assert code == 0 and json.loads(out)["tasks_needed"] == 971
+    assert json.loads(out)["power_at_tasks_needed"] >= 0.8
+    code, _, err = run("power", "--omega2", str(1 / 9), "--delta", "3")  # σ² may not default to 0
+    assert code == 2 and "--base-rate" in err
+    code, out, _ = run("power", "--omega2", str(1 / 9), "--base-rate", "0.5", "--delta", "3", "--json")
+    assert code == 0 and json.loads(out)["tasks_needed"] > 4283  # σ² = .25 and Holm over 10 tests
     code, out, _ = run("power", "--pilot", str(sweep), "--tasks", "40", "--delta", "5")
     assert code == 0 and "minimum detectable effect" in out
     code, _, err = run("power", "--omega2", "0.1")
@@ -172,7 +183,7 @@ def test_shards_read_together_and_duplicates_rejected(tmp_path: Path) -> None:
     da = write_sweep(tmp_path / "a", a, shard="1/2")
     db = write_sweep(tmp_path / "b", b, shard="2/2")
     doc = report_for_dirs([da, db])
-    assert doc["sweep"]["n_trials"] == 80 and doc["drift"]["hosts"] is not None
+    assert doc.sweep.n_trials == 80 and doc.drift.hosts is not None
     code, _, err = run("report", str(da), str(write_sweep(tmp_path / "a2", a, shard="2/2")))
     assert code == 2 and "recorded twice" in err
 

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from harness.stats.clustered import clustered_rates, wilson_ci
 from harness.stats.equivalence import tost
@@ -203,3 +204,117 @@ def test_tost_sample_size_matches_the_closed_forms():
     assert tost_repeats_needed(0.1, 0.2, 0.2, 100, 0.0, margin) is None
     k = tost_repeats_needed(0.001, 0.2, 0.2, 400, 0.0, margin)
     assert k is not None and tost_power(0.001 + 0.4 / k, 400, 0.0, margin) >= 0.8
+
+
+def test_mcnemar_midp_by_hand() -> None:
+    # Fagerland, Lydersen & Laake (2013): mid-p = exact p − P(X = b); b = 1, c = 7:
+    # exact 18/256, P(X = 1) = 8/256, so mid-p = 10/256
+    from harness.stats.paired import mcnemar_midp
+
+    assert mcnemar_midp(1, 7) == pytest.approx(10 / 256)
+    assert mcnemar_midp(0, 0) == 1.0
+    a, b = np.array([1.0] * 7 + [0.0] + [0.0] * 10), np.array([0.0] * 7 + [1.0] + [0.0] * 10)
+    r = paired_difference(a, b, 0.05, single_trial=True)
+    assert r.test == MCNEMAR and r.p == pytest.approx(mcnemar_midp(7, 1))
+
+
+def test_sign_flip_exact_by_hand() -> None:
+    # d = 1, 2, 3: the 8 sign patterns give sums 6, 4, 2, 0, 0, −2, −4, −6. Mid-p: upper
+    # ½·P(T = 6) = 1/16; two-sided ½·P(|T| = 6) = 1/8. Zeros carry no information.
+    from harness.stats.paired import sign_flip_test
+
+    r = sign_flip_test(np.array([1.0, 2.0, 3.0, 0.5]), np.array([0.0, 0.0, 0.0, 0.5]))
+    assert r.exact and r.n_differ == 3
+    assert r.p_greater == pytest.approx(1 / 16) and r.p == pytest.approx(1 / 8)
+    assert r.p_less == pytest.approx(1 - 1 / 16)
+    assert sign_flip_test(np.zeros(5), np.zeros(5)).p == 1.0
+    # Monte Carlo path (more than 16 differing tasks) agrees with the normal limit for many tasks
+    rng = np.random.default_rng(4)
+    d = rng.normal(0.3, 1.0, 60)
+    mc = sign_flip_test(d, np.zeros(60))
+    z = d.sum() / np.sqrt((d**2).sum())
+    assert not mc.exact and mc.p == pytest.approx(2 * stats.norm.sf(abs(z)), abs=0.01)
+
+
+def test_korn_graubard_reduces_to_clopper_pearson_for_single_trials() -> None:
+    # K = 1 and many tasks: n* ≈ n, and the interval is close to the exact binomial one
+    from harness.stats.clustered import korn_graubard
+
+    x = np.array([1.0] * 10 + [0.0] * 390)
+    e = korn_graubard(x[:, None])
+    cp = stats.binomtest(10, 400).proportion_ci(method="exact")
+    assert e.ci_low[0] == pytest.approx(cp.low, abs=0.002)
+    assert e.ci_high[0] == pytest.approx(cp.high, abs=0.002)
+    assert e.ci_high[0] - e.mean[0] > e.mean[0] - e.ci_low[0]  # skewed upward, as the rate is
+    z = korn_graubard(np.zeros((30, 1)))
+    assert z.ci_low[0] == 0.0 and 0.0 < z.ci_high[0] < 0.15
+
+
+def test_page_l_exact_with_ties_matches_brute_force() -> None:
+    import itertools
+
+    m = np.array([[0.0, 0.0, 1.0], [0.0, 0.5, 0.5], [1.0, 0.0, 1.0]])
+    r = page_l(m)
+    ranks = stats.rankdata(m, axis=1)
+    j = np.arange(1, 4)
+    obs = float((ranks @ j).sum())
+    perms = [list(itertools.permutations(row)) for row in ranks]
+    vals = [sum(float(np.dot(p, j)) for p in combo) for combo in itertools.product(*perms)]
+    assert r is not None
+    assert obs == r.L
+    assert r.p == pytest.approx(np.mean(np.array(vals) >= obs - 1e-9))
+    tied = page_l(np.ones((5, 4)))
+    assert tied is not None and tied.p == 1.0
+
+
+def test_noncentral_t_power_and_planning() -> None:
+    from harness.stats.power import t_minimum_detectable, t_power, t_tasks_needed
+
+    # effect size 1 with 10 pairs: power 0.803 (Cohen 1988, Table 2.3.5)
+    assert t_power(1.0, 10, 1.0, 0.05) == pytest.approx(0.803, abs=0.002)
+    n = t_tasks_needed(1.0, 1.0, 0.05, 0.8)
+    assert n == 10 and t_power(1.0, n - 1, 1.0) < 0.8
+    # Miller's example needs 2 more tasks with the t than with the normal formula
+    assert t_tasks_needed(1 / 9, 0.03) == 971
+    assert t_minimum_detectable(1.0, 10) == pytest.approx(1.0, abs=0.01)
+
+
+def test_band_is_a_fixed_sequence() -> None:
+    from harness.stats.equivalence import BandCandidate, calibrate_band
+
+    def cand(name: str, mult: float, eq: bool, p: float) -> BandCandidate:
+        return BandCandidate(name, mult, eq, "equivalent" if eq else "inconclusive", -0.02, p)
+
+    # 2x fails: 3x is never tested, however well it did
+    band = calibrate_band([cand("3x", 3, True, 0.001), cand("1.5x", 1.5, True, 0.01),
+                           cand("2x", 2, False, 0.01)], 0.05, 0.03, "1x")
+    assert band.verdict == "recommended" and band.profile == "1.5x"
+    assert band.tested == ("1.5x", "2x") and band.unsettled == ("2x",) and "not tested (3x)" in band.reason
+    band = calibrate_band([cand("1.5x", 1.5, False, 0.2), cand("2x", 2, True, 0.001)], 0.05, 0.03, "1x")
+    assert band.verdict == "inconclusive" and band.profile is None and band.tested == ("1.5x",)
+
+
+def test_omega2_with_unequal_repeats_is_unbiased() -> None:
+    # ω² = 0 (both profiles identical per task), K from 1 to 10 by task: the old σ²/mean(K)
+    # subtraction left ~0.03 here; the per-task σ²ᵢ/Kᵢ subtraction leaves ~0
+    from harness.stats.power import estimate_components
+
+    rng = np.random.default_rng(9)
+    est = []
+    for _ in range(200):
+        p = rng.beta(2, 2, 200)
+        k = rng.integers(1, 11, 200)
+        est.append(estimate_components(rng.binomial(k, p), k, rng.binomial(k, p), k).omega2)
+    assert np.mean(est) < 0.006
+
+
+def test_drift_permutation_finds_a_shift_and_not_noise() -> None:
+    from harness.stats.drift import group_drift
+
+    rng = np.random.default_rng(2)
+    cell = np.repeat(np.arange(40), 10)
+    group = np.tile(np.repeat([0, 1], 5), 40)
+    noise = (rng.random(400) < 0.3).astype(np.int8)
+    shifted = np.where(group == 1, (rng.random(400) < 0.7), (rng.random(400) < 0.2)).astype(np.int8)
+    assert group_drift(group, 2, shifted, cell).success_p < 0.01
+    assert group_drift(group, 2, noise, cell).success_p > 0.01

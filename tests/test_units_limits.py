@@ -49,7 +49,7 @@ def test_cpu_amounts():
 
 
 def test_files_guarantee_and_limit_apart():
-    s = LimitSettings(memory_guarantee=64 << 20, memory_max=192 << 20, cpu_limit=0.5,
+    s = LimitSettings(memory_guarantee_bytes=64 << 20, memory_max_bytes=192 << 20, cpu_max_cpus=0.5,
                       declared_cpus=1, pids_max=100)
     f = s.files()
     assert f["memory.low"] == str(64 << 20)
@@ -64,7 +64,7 @@ def test_files_guarantee_and_limit_apart():
 
 
 def test_files_min_protection_unlimited_and_rounding():
-    f = LimitSettings(memory_guarantee=1000, protection="min", memory_max=None, cpu_limit=None,
+    f = LimitSettings(memory_guarantee_bytes=1000, protection="min", memory_max_bytes=None, cpu_max_cpus=None,
                       pids_max=None, oom_group=False).files()
     assert f["memory.min"] == "4096"  # rounded up to a page, never below what was asked
     assert "memory.low" not in f
@@ -74,7 +74,7 @@ def test_files_min_protection_unlimited_and_rounding():
 
 def test_guarantee_above_limit_is_refused():
     with pytest.raises(UsageError, match="above the limit"):
-        LimitSettings(memory_guarantee=2 << 30, memory_max=1 << 30)
+        LimitSettings(memory_guarantee_bytes=2 << 30, memory_max_bytes=1 << 30)
 
 
 def test_cpu_weight_follows_kubernetes_mapping():

@@ -39,6 +39,10 @@ import subprocess
 import sys
 import threading
 import time
+from typing import IO, Any
+
+from harness.backends.protocol import guest_agent_environment
+from harness.exits import ExitStatus
 
 HOST_GONE = "host gone"  # exit status 3: init then removes the scratch directory
 POLL = 0.02  # seconds between looks at req/ when the console cannot wake us
@@ -47,7 +51,7 @@ HOST_CHECK = 0.5  # seconds between looks for the host process
 
 
 class Agent:
-    def __init__(self, spec: dict) -> None:
+    def __init__(self, spec: dict[str, Any]) -> None:
         self.scratch: str = spec["scratch"]
         self.req = os.path.join(self.scratch, "req")
         self.out = os.path.join(self.scratch, "out")
@@ -58,7 +62,7 @@ class Agent:
         self.host_proc = os.path.join(self.scratch, "hostproc", str(spec["host_pid"]))
         self.stop = threading.Event()
         self.lock = threading.Lock()
-        self.running: dict[str, subprocess.Popen] = {}  # id -> process (its own session)
+        self.running: dict[str, subprocess.Popen[bytes]] = {}  # id -> process (its own session)
 
     # -- main loop -----------------------------------------------------------------
     def serve(self) -> str:
@@ -106,25 +110,24 @@ class Agent:
     def _serve_one(self, rid: str) -> None:
         path = os.path.join(self.req, rid + ".json")
         t0 = time.monotonic()
-        result: dict = {"rc": None, "timed_out": False, "error": None}
+        result: dict[str, Any] = {"rc": None, "timed_out": False, "error": None}
         try:
             with open(path, "rb") as f:
                 req = json.load(f)
             os.unlink(path)
             result.update(self._execute(rid, req, t0))
         except Exception as e:  # report, never let a request take the agent down
-            result.update(rc=125, error=f"agent: {type(e).__name__}: {e}")
+            result.update(rc=int(ExitStatus.HARNESS), error=f"agent: {type(e).__name__}: {e}")
         result["seconds"] = time.monotonic() - t0
         _write_atomic(os.path.join(self.out, rid + ".rc"), json.dumps(result).encode())
 
-    def _execute(self, rid: str, req: dict, t0: float) -> dict:
+    def _execute(self, rid: str, req: dict[str, Any], t0: float) -> dict[str, Any]:
         env = dict(self.base_env)
         env.update(req.get("env") or {})
         # The python the host runs, by its real path, first: a pyenv shim costs ~5 s.
         parts = [p for p in env.get("PATH", "").split(":") if p and p != self.python_dir]
         env["PATH"] = ":".join([self.python_dir, *parts])
-        env["HARNESS_IN_UML"] = "1"
-        env["HARNESS_BACKEND_LABEL"] = "uml"
+        env = guest_agent_environment(env)
         live = bool(req.get("live"))
         stdin_path = os.path.join(self.req, rid + ".in")
         stdin = open(stdin_path, "rb") if req.get("stdin") else subprocess.DEVNULL  # noqa: SIM115
@@ -139,10 +142,14 @@ class Agent:
                 )
             except OSError as e:
                 err.write(f"harness-uml: cannot run {req['argv'][0]!r} in {req.get('cwd')}: {e}\n".encode())
-                return {"rc": 126 if isinstance(e, PermissionError) else 127, "error": str(e)}
+                status = ExitStatus.NOT_EXECUTABLE if isinstance(e, PermissionError) else ExitStatus.NOT_FOUND
+                return {"rc": int(status), "error": str(e)}
             with self.lock:
                 self.running[rid] = proc
-            pumps = [_pump(proc.stdout, out), _pump(proc.stderr, err)] if live else []
+            pumps = []
+            if live:
+                assert proc.stdout is not None and proc.stderr is not None  # PIPEs when live
+                pumps = [_pump(proc.stdout, out), _pump(proc.stderr, err)]
             timeout = req.get("timeout")
             timed_out = False
             try:
@@ -161,7 +168,7 @@ class Agent:
             # Closing our copies is the point where hostfs writes the pages back to the host
             # (hostfs flushes on release), so this comes before the .rc file.
             for f in (out, err, stdin):
-                if f is not subprocess.DEVNULL:
+                if not isinstance(f, int):  # DEVNULL
                     f.close()
             if req.get("stdin"):
                 _unlink(stdin_path)
@@ -204,7 +211,7 @@ def _quiet_console() -> bool:
     return True
 
 
-def _pump(src, dst) -> threading.Thread:
+def _pump(src: IO[bytes], dst: IO[bytes]) -> threading.Thread:
     """Copy a pipe into a file, syncing each chunk so that the host sees it now.
 
     Without fsync the data would sit in the guest's page cache until writeback; fsync on

@@ -18,6 +18,7 @@ from types import FrameType
 from typing import IO
 
 from harness.backends.uml import GuestCommand, GuestResult, UmlError, UmlGuest, check_visible, guest_env
+from harness.exits import ExitStatus, killed_by
 
 
 class _Tail:
@@ -75,7 +76,7 @@ def run_many(commands: list[list[str]], *, cwd: str | os.PathLike[str], env: Map
                 stack.callback(guest.close)
             _boot_all(guests)
             if interrupted:
-                return [128 + interrupted[0]] * len(commands)
+                return [killed_by(interrupted[0])] * len(commands)
             cmds = [g.submit(argv, cwd=cwd, env=guest_env(env or {}), live=True)
                     for g, argv in zip(guests, commands, strict=True)]
             tails = []
@@ -130,14 +131,14 @@ def _relay_until_done(guests: list[UmlGuest], cmds: list[GuestCommand], tails: l
                 for t in tails[i]:
                     t.finish()
                 rc = result.returncode
-                status[i] = 128 - rc if rc < 0 else rc
+                status[i] = killed_by(-rc) if rc < 0 else rc
             elif not guest.alive:
                 raise UmlError(f"the UML guest died while running a command\n{guest._console_tail()}",
                                "see the console log; the guest may be out of memory (raise mem=)")
         time.sleep(0.1)
     if interrupted:
-        return [128 + interrupted[0] if s is None or s == 0 else s for s in status]
-    return [s if s is not None else 125 for s in status]
+        return [killed_by(interrupted[0]) if s is None or s == 0 else s for s in status]
+    return [s if s is not None else ExitStatus.HARNESS for s in status]
 
 
 class _TextSink:

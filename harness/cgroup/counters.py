@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from harness.cgroup import fs
 from harness.cgroup.group import Cgroup
-from harness.record import MEMORY_EVENT_KEYS
+from harness.schema.record import MEMORY_EVENT_KEYS
 
 LIMIT_FILES = ("memory.low", "memory.min", "memory.max", "memory.high", "memory.swap.max",
                "memory.oom.group", "cpu.max", "cpu.weight", "pids.max")

@@ -55,16 +55,26 @@ def read_text(path: Path) -> str:
         raise cgroup_error(e, "read", path) from None
 
 
-def write_text(path: Path, value: str) -> None:
+def read_small(path: str) -> str:
+    """A cgroup file's whole text in one read (they are at most a page or two); OSError as is."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        data = os.read(fd, 65536)
+    finally:
+        os.close(fd)
+    return data.decode()
+
+
+def write_text(path: str | Path, value: str) -> None:
     """One ``write()`` of ``value``: cgroup files take a value per write call."""
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
     except OSError as e:
-        raise cgroup_error(e, "open", path, value) from None
+        raise cgroup_error(e, "open", Path(path), value) from None
     try:
         os.write(fd, value.encode())
     except OSError as e:
-        raise cgroup_error(e, "write", path, value) from None
+        raise cgroup_error(e, "write", Path(path), value) from None
     finally:
         os.close(fd)
 

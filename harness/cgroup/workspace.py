@@ -10,6 +10,7 @@ Layout (every name below ``base`` is the harness's own)::
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import re
@@ -74,7 +75,7 @@ class Workspace:
     location: Location
     session: Cgroup
     supervisor: Cgroup
-    _counter: itertools.count = field(default_factory=lambda: itertools.count(1))
+    _counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     @classmethod
     def open(cls, session_hint: str, cgroup_root: Path | None = None) -> Workspace:
@@ -115,12 +116,22 @@ class Workspace:
         cg.create()
         return cg
 
+    def trials(self) -> list[Cgroup]:
+        """The session's trial cgroups (every child but the supervisor leaf)."""
+        return [c for c in self.session.children() if c.path.name != SUPERVISOR]
+
+    def kill_trials(self) -> None:
+        """Kill every running trial (Ctrl-C): their runners then measure and remove them.
+        A trial that ends meanwhile may vanish under us (ENOENT/ENODEV): nothing to kill."""
+        for child in self.trials():
+            with contextlib.suppress(CgroupError, OSError):
+                child.kill()
+
     def close(self) -> None:
         """Kill and remove what is left, then leave (where the kernel lets us)."""
-        for child in self.session.children():
-            if child.path.name != SUPERVISOR:
-                child.kill()
-                child.remove()
+        for child in self.trials():
+            child.kill()
+            child.remove()
         # A process can only leave for a cgroup that may hold processes: the root, or
         # one without controllers for children. In a delegated scope the session stays
         # until this process exits; the next harness (or systemd) removes it.

@@ -37,7 +37,7 @@ def print_json(doc: Any) -> None:
 
 
 def _json_default(obj: Any) -> Any:
-    for attr in ("to_dict", "tolist", "item"):
+    for attr in ("to_json", "to_dict", "tolist", "item"):
         fn: Callable[[], Any] | None = getattr(obj, attr, None)
         if fn is not None:
             return fn()

@@ -11,6 +11,8 @@ import click
 
 from harness.cli.common import errors_exit, fail, print_json, say
 from harness.cli.options import backend_options
+from harness.errors import HarnessError
+from harness.exits import ExitStatus, status_for
 
 DEMO_SEED = 20261128  # fixed, so two demo runs on one machine are a reproducibility check
 DEMO_REPEATS = 3
@@ -31,33 +33,33 @@ def demo(out_dir: Path | None, repeats: int, seed: int, as_json: bool, fmt: str,
     On a host without usable cgroup v2 the trials run in user-mode Linux guests, one per
     core, each running a shard of the sweep.
     """
-    from harness.backends.choose import backend_label, resolve_backend
+    from harness.backends.backend import Native, choose
     from harness.demo_suite import demo_suite_path
-    from harness.sweep import execute
+    from harness.schema.settings import SweepSettings
     from harness.sweep.profiles import default_profiles
 
-    with errors_exit(125):
-        chosen = resolve_backend(backend, cgroup_root)
+    with errors_exit(ExitStatus.HARNESS):
+        chosen = choose(backend, cgroup_root)
     out_dir = out_dir or Path("results") / f"demo-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}"
     suite = demo_suite_path()
     cores = os.cpu_count() or 1
-    if chosen == "native":
-        settings = execute.SweepSettings(suite=suite, profiles=list(default_profiles()), repeats=repeats,
-                                         seed=seed, concurrency=min(2, cores))
+    if isinstance(chosen, Native):
+        settings = SweepSettings(suite=suite, profiles=default_profiles(), repeats=repeats,
+                                 seed=seed, concurrency=min(2, cores))
         say(f"harness demo: sweeping {suite.name} natively into {out_dir}")
         try:
-            execute.start(settings, out_dir, backend_label(), cgroup_root)
-        except execute.SweepInterrupted as e:
-            fail(e, 130)
+            chosen.sweep(settings, out_dir)
+        except HarnessError as e:
+            fail(e, status_for(e))
         dirs = [out_dir]
     else:
         dirs = _run_in_guests(out_dir, suite, repeats, seed, shards=max(1, min(2, cores)))
-    with errors_exit(2):
+    with errors_exit(ExitStatus.BAD_INPUT):
         from harness.report.build import report_for_dirs
 
         doc = report_for_dirs(dirs)
     if as_json:
-        print_json(doc)
+        print_json(doc.to_json())
         return
     from harness.report.render import render_markdown, render_text
 
@@ -66,24 +68,28 @@ def demo(out_dir: Path | None, repeats: int, seed: int, as_json: bool, fmt: str,
 
 
 def _run_in_guests(out_dir: Path, suite: Path, repeats: int, seed: int, shards: int) -> list[Path]:
-    from harness.backends.choose import guest_environment
+    from harness.backends.guest_commands import harness_command, sweep_argv
+    from harness.backends.protocol import guest_environment
     from harness.backends.uml_relay import run_many
+    from harness.schema.settings import SweepSettings
+    from harness.sweep.profiles import default_profiles
 
     out_dir = out_dir.resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     dirs = [out_dir / f"shard-{i}" for i in range(1, shards + 1)]
-    commands = [[sys.executable, "-m", "harness", "sweep", str(suite), "--out", str(d),
-                 "--shard", f"{i}/{shards}", "--seed", str(seed), "--repeats", str(repeats),
-                 "--backend", "native"] for i, d in enumerate(dirs, 1)]
+    commands = [harness_command(sweep_argv(
+        SweepSettings(suite=suite, profiles=default_profiles(), repeats=repeats, seed=seed,
+                      shard=f"{i}/{shards}"), d)) for i, d in enumerate(dirs, 1)]
     say(f"harness demo: no usable cgroup v2 here; {shards} user-mode Linux guest(s), one shard each, "
         f"into {out_dir}")
-    with errors_exit(125):
+    with errors_exit(ExitStatus.HARNESS):
         # The shards' stdout (their result directory) is talk here: ours is the report.
         codes = run_many(commands, cwd=os.getcwd(), env=guest_environment(),
                          labels=[f"shard {i}" for i in range(1, shards + 1)], stdout=sys.stderr)
     bad = [(d, c) for d, c in zip(dirs, codes, strict=True) if c != 0]
     if bad:
         hints = "; ".join(f"harness sweep --resume {d} --backend uml" for d, _ in bad)
-        status = 130 if all(c == 130 for _, c in bad) else 125
+        interrupted = all(c == ExitStatus.INTERRUPTED for _, c in bad)
+        status = ExitStatus.INTERRUPTED if interrupted else ExitStatus.HARNESS
         fail(f"{len(bad)} shard(s) did not finish (exit {bad[0][1]}); finish with: {hints}", status)
     return dirs

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from harness.cli.common import print_json
+from harness.exits import ExitStatus
 
 
 @click.command()
@@ -31,4 +32,4 @@ def doctor(as_json: bool, cgroup_root: Path | None) -> None:
                 click.echo(f"       fix: {c.fix}")
         auto = d.auto_backend
         click.echo(f"backend auto -> {auto or 'none: trials cannot run here'}")
-    sys.exit(0 if d.auto_backend else 1)
+    sys.exit(ExitStatus.OK if d.auto_backend else ExitStatus.CANNOT_RUN)

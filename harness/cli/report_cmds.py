@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
 from harness.cli.common import errors_exit, print_json, say
 from harness.errors import UsageError
+from harness.exits import ExitStatus
 
 DIRS = click.Path(path_type=Path, file_okay=False)
 
@@ -34,8 +34,8 @@ def _probability(value: float, flag: str, low: float = 0.0, high: float = 1.0) -
 @click.command()
 @click.argument("dirs", nargs=-1, required=True, type=DIRS)
 @click.option("--baseline", default="1x", show_default=True, help="Profile the others are compared with.")
-@click.option("--margin", default=2.0, show_default=True, type=float,
-              help="Equivalence margin in percentage points (2 = ±2 points).")
+@click.option("--margin", default=3.0, show_default=True, type=float,
+              help="Equivalence margin in percentage points (3 = ±3 points).")
 @click.option("--format", "fmt", type=click.Choice(["text", "markdown"]), default="text", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the report document as JSON.")
 @click.option("--plot", type=click.Path(path_type=Path, dir_okay=False), metavar="FILE.png|svg",
@@ -48,11 +48,11 @@ def report(dirs: tuple[Path, ...], baseline: str, margin: float, fmt: str, as_js
 
     DIR... are result directories of one sweep (shards from several hosts are read together).
     """
-    with errors_exit(2):
+    with errors_exit(ExitStatus.BAD_INPUT):
         from harness.report.build import report_for_dirs
         from harness.report.render import render_markdown, render_text
 
-        doc = report_for_dirs(list(dirs), baseline, _points(margin, "--margin") * 100,
+        doc = report_for_dirs(list(dirs), baseline, _points(margin, "--margin"),
                               _probability(alpha, "--alpha", 0, 0.5))
         if plot is not None:
             from harness.report.plot import plot_report
@@ -60,7 +60,7 @@ def report(dirs: tuple[Path, ...], baseline: str, margin: float, fmt: str, as_js
             plot_report(doc, plot)
             say(f"harness: plot written to {plot}")
     if as_json:
-        print_json(doc)
+        print_json(doc.to_json())
     else:
         click.echo(render_markdown(doc) if fmt == "markdown" else render_text(doc), nl=False)
 
@@ -68,7 +68,7 @@ def report(dirs: tuple[Path, ...], baseline: str, margin: float, fmt: str, as_js
 @click.command()
 @click.argument("a", type=DIRS)
 @click.argument("b", type=DIRS)
-@click.option("--margin", default=2.0, show_default=True, type=float,
+@click.option("--margin", default=3.0, show_default=True, type=float,
               help="Equivalence margin in percentage points.")
 @click.option("--alpha", default=0.05, show_default=True, type=float, help="Significance level.")
 @click.option("--format", "fmt", type=click.Choice(["text", "markdown"]), default="text", show_default=True)
@@ -80,88 +80,50 @@ def compare(a: Path, b: Path, margin: float, alpha: float, fmt: str, as_json: bo
     equivalence verdict. Exit status: 0 reproduced within the margin, 1 a significant
     difference, 3 inconclusive (too few trials to say), 2 bad input.
     """
-    with errors_exit(2):
+    with errors_exit(ExitStatus.BAD_INPUT):
         from harness.report.compare import compare_dirs, render_compare
 
         doc = compare_dirs([a], [b], _points(margin, "--margin"), _probability(alpha, "--alpha", 0, 0.5))
     if as_json:
-        print_json(doc)
+        print_json(doc.to_json())
     else:
         click.echo(render_compare(doc, "github" if fmt == "markdown" else "simple"), nl=False)
-    sys.exit(doc["exit_code"])
+    sys.exit(doc.exit_code)
 
 
 @click.command()
 @click.option("--omega2", type=float, help="ω²: across-task variance of the per-task difference.")
 @click.option("--sigma2", type=float, default=None,
-              help="σ²: mean within-task variance per profile (0 ignores trial noise; a Bernoulli "
-                   "trial has at most 0.25). Default 0.")
+              help="σ²: mean within-task variance of one trial (a 0/1 trial has at most 0.25).")
+@click.option("--base-rate", type=float, default=None,
+              help="Instead of --sigma2: the expected rate P; σ² = P(1 − P), an upper bound.")
 @click.option("--delta", type=float, help="Effect to detect, in percentage points (3 = 3 points).")
 @click.option("--repeats", type=int, default=None, help="Trials per task and profile (K). Default 1, "
               "or the pilot's.")
 @click.option("--tasks", "n_tasks", type=int, default=None,
               help="Number of tasks: gives the minimum detectable effect (and, with --delta, the repeats).")
+@click.option("--family", type=int, default=None,
+              help="Tests in the report's primary family, Holm-adjusted together: 2 × (profiles − 1). "
+                   "Default 10 (the six default profiles), or from the pilot.")
 @click.option("--alpha", default=0.05, show_default=True, type=float, help="Two-sided significance level.")
 @click.option("--power", "power_", default=0.8, show_default=True, type=float, help="Power (1 − β).")
 @click.option("--pilot", type=DIRS, multiple=True,
               help="Estimate ω² and σ² from this result directory (repeat for the shards of one sweep).")
 @click.option("--baseline", default="1x", show_default=True, help="With --pilot: the baseline profile.")
 @click.option("--json", "as_json", is_flag=True)
-def power(omega2: float | None, sigma2: float | None, delta: float | None, repeats: int | None,
-          n_tasks: int | None, alpha: float, power_: float, pilot: tuple[Path, ...], baseline: str,
-          as_json: bool) -> None:
-    """How many tasks (or repeats) a paired comparison needs, or the minimum detectable effect
-    (Miller 2024, Eq. 9–10): n = (z_α/2 + z_β)² (ω² + 2σ²/K) / δ²."""
-    with errors_exit(2):
-        doc = _power_doc(omega2, sigma2, delta, repeats, n_tasks, alpha, power_, pilot, baseline)
+def power(omega2: float | None, sigma2: float | None, base_rate: float | None, delta: float | None,
+          repeats: int | None, n_tasks: int | None, family: int | None, alpha: float, power_: float,
+          pilot: tuple[Path, ...], baseline: str, as_json: bool) -> None:
+    """How many tasks (or repeats) a paired comparison needs, or the minimum detectable effect,
+    for the paired t-test the report applies (noncentral t, Holm's α/m over the primary family;
+    Miller 2024 Eq. 9–10 is the normal approximation): variance per task ω² + 2σ²/K."""
+    with errors_exit(ExitStatus.BAD_INPUT):
+        from harness.report.power import power_plan
+
+        doc = power_plan(omega2, sigma2, base_rate, None if delta is None else _points(delta, "--delta"),
+                         repeats, n_tasks, _probability(alpha, "--alpha"), _probability(power_, "--power"),
+                         family, list(pilot), baseline)
     if as_json:
         print_json(doc)
     else:
         click.echo("\n".join(doc["summary"]))
-
-
-def _power_doc(omega2: float | None, sigma2: float | None, delta: float | None, repeats: int | None,
-               n_tasks: int | None, alpha: float, power_: float, pilot: tuple[Path, ...],
-               baseline: str) -> dict[str, Any]:
-    from harness.report.pilot import estimate_from_pilot
-    from harness.stats import power as pw
-
-    _probability(alpha, "--alpha")
-    _probability(power_, "--power")
-    if delta is None and n_tasks is None:
-        raise UsageError("nothing to compute", "give --delta POINTS (tasks needed) or --tasks N "
-                         "(minimum detectable effect), or both (repeats needed)")
-    d = None if delta is None else _points(delta, "--delta")
-    if n_tasks is not None and n_tasks < 2:
-        raise UsageError(f"--tasks {n_tasks}: need at least 2 tasks", "give --tasks 2 or more")
-    doc: dict[str, Any] = {"alpha": alpha, "power": power_, "two_sided": True, "source": "flags"}
-    if pilot:
-        est = estimate_from_pilot(list(pilot), baseline)
-        doc |= {"source": f"pilot {' '.join(map(str, pilot))}", "pilot": est}
-        omega2 = est["omega2"] if omega2 is None else omega2
-        sigma2 = est["sigma2"] if sigma2 is None else sigma2
-        repeats = repeats or est["repeats"]
-    if omega2 is None:
-        raise UsageError("--omega2 is missing", "give --omega2 (e.g. 0.11) or --pilot DIR to estimate it")
-    sigma2 = 0.0 if sigma2 is None else sigma2
-    repeats = repeats or 1
-    if omega2 < 0 or sigma2 < 0 or repeats < 1:
-        raise UsageError("--omega2 and --sigma2 must be ≥ 0 and --repeats ≥ 1", "fix the flag values")
-    doc |= {"omega2": omega2, "sigma2": sigma2, "repeats": repeats}
-    summary = [f"ω² = {omega2:.4g}, σ² = {sigma2:.4g}, K = {repeats}, α = {alpha:g} two-sided, "
-               f"power {power_:.0%} ({doc['source']})"]
-    if d is not None:
-        need = pw.tasks_needed(omega2, sigma2, sigma2, repeats, repeats, d, alpha, power_)
-        doc |= {"delta": d, "tasks_needed": need}
-        summary.append(f"tasks needed to detect {d * 100:g} points: {need}")
-    if n_tasks is not None:
-        mde = pw.minimum_detectable_effect(omega2, sigma2, sigma2, repeats, repeats, n_tasks, alpha, power_)
-        doc |= {"tasks": n_tasks, "minimum_detectable_effect": mde}
-        summary.append(f"minimum detectable effect with {n_tasks} tasks: {mde * 100:.2f} points")
-        if d is not None:
-            reps = pw.repeats_needed(omega2, sigma2, sigma2, n_tasks, d, alpha, power_)
-            doc["repeats_needed"] = reps
-            summary.append(f"repeats needed with {n_tasks} tasks for {d * 100:g} points: "
-                           + (str(reps) if reps else "none suffices (ω² alone needs more tasks)"))
-    doc["summary"] = summary
-    return doc

@@ -12,9 +12,10 @@ import click
 from harness.cli.common import errors_exit, say
 from harness.cli.options import backend_options
 from harness.errors import UsageError
-from harness.limits import DEFAULT_PIDS_MAX, LimitSettings
-from harness.record import EXIT_HARNESS, RunRecord
-from harness.units import Amount, parse_cpu_amount, parse_cpus, parse_memory_amount, parse_size
+from harness.exits import ExitStatus, killed_by
+from harness.limits import DEFAULT_PIDS_MAX, PROTECTIONS, LimitSettings, as_protection
+from harness.schema.record import RunRecord
+from harness.units import Amount, is_unlimited, parse_cpu_amount, parse_cpus, parse_memory_amount, parse_size
 
 
 def limits_from_flags(memory: str | None, memory_guarantee: str, memory_limit: str,
@@ -35,11 +36,12 @@ def limits_from_flags(memory: str | None, memory_guarantee: str, memory_limit: s
         return None if value is None else int(value)
 
     return LimitSettings(
-        memory_guarantee=mem(g), protection=protection, memory_max=mem(m), memory_high=mem(h),
-        swap_max=None if swap == "max" else (0 if swap == "0" else parse_size(swap, "--swap")),
-        oom_group=oom_group, cpu_limit=None if c is None else c.resolve(declared_cpus),
-        declared_cpus=declared_cpus,
-        pids_max=None if pids_max == "max" else _positive_int(pids_max, "--pids-max"),
+        memory_guarantee_bytes=mem(g), protection=as_protection(protection), memory_max_bytes=mem(m),
+        memory_high_bytes=mem(h),
+        swap_max_bytes=None if is_unlimited(swap) else (0 if swap == "0" else parse_size(swap, "--swap")),
+        oom_group=oom_group, cpu_max_cpus=None if c is None else c.resolve(declared_cpus),
+        declared_cpus=declared_cpus, declared_memory_bytes=declared,
+        pids_max=None if is_unlimited(pids_max) else _positive_int(pids_max, "--pids-max"),
     )
 
 
@@ -58,7 +60,7 @@ def _positive_int(text: str, what: str) -> int:
 @click.option("--memory-limit", default="1x", show_default=True, metavar="X",
               help="memory.max, the kill threshold: a size, a multiple (3x), or max.")
 @click.option("--memory-high", default=None, metavar="X", help="memory.high throttle point (optional).")
-@click.option("--protection", type=click.Choice(["low", "min"]), default="low", show_default=True,
+@click.option("--protection", type=click.Choice(PROTECTIONS), default="low", show_default=True,
               help="Write the guarantee to memory.low (best effort) or memory.min (hard).")
 @click.option("--swap", default="0", show_default=True, metavar="SIZE",
               help="memory.swap.max; 0 so an over-limit workload dies rather than swaps.")
@@ -88,13 +90,16 @@ def run(command: tuple[str, ...], backend: str, cgroup_root: Path | None, as_jso
     125 the harness failed; 126 not executable; 127 not found; 128+N killed by
     signal N (137 for an OOM kill).
     """
-    from harness.backends.choose import backend_label, resolve_backend, run_in_uml
+    from harness.backends.backend import Native, Uml, choose
+    from harness.backends.guest_commands import run_argv
 
-    with errors_exit(EXIT_HARNESS):
+    with errors_exit(ExitStatus.HARNESS):
         limits = limits_from_flags(**flags)  # type: ignore[arg-type]
-        chosen = resolve_backend(backend, cgroup_root)
-        if chosen == "uml":
-            sys.exit(run_in_uml(sys.argv[1:]))
+        chosen = choose(backend, cgroup_root)
+        if isinstance(chosen, Uml):  # the guest prints the record and exits with the status
+            sys.exit(chosen.call(run_argv(command, limits, timeout=timeout, grace=grace,
+                                          cgroup_root=cgroup_root, as_json=as_json, record=record)))
+        assert isinstance(chosen, Native)
         received: list[int] = []
 
         def on_term(signum: int, frame: object) -> None:
@@ -103,36 +108,27 @@ def run(command: tuple[str, ...], backend: str, cgroup_root: Path | None, as_jso
 
         signal.signal(signal.SIGTERM, on_term)
         try:
-            rec = _run_native(list(command), limits, timeout, grace, cgroup_root, as_json, backend_label())
+            rec = chosen.run(command, limits, timeout=timeout, grace=grace,
+                             stdout=sys.stderr.fileno() if as_json else None, on_event=_on_event)
         except KeyboardInterrupt:
             # The trial cgroup was killed and removed on the way out; no record is written.
-            status = 128 + (received[0] if received else signal.SIGINT)
+            status = killed_by(received[0] if received else signal.SIGINT)
             say(f"harness: interrupted; the trial was killed (exit {status})")
             sys.exit(status)
     if record is not None:
         from harness.results.store import TrialLog
 
-        with errors_exit(EXIT_HARNESS), TrialLog(record) as log:
-            log.append(rec.to_dict())
+        with errors_exit(ExitStatus.HARNESS), TrialLog(record) as log:
+            log.append(rec.to_json())
     if as_json:
-        click.echo(json.dumps(rec.to_dict(), indent=2))
+        click.echo(json.dumps(rec.to_json(), indent=2))
     else:
         say(_summary(rec))
     sys.exit(rec.exit_code)
 
 
-def _run_native(command: list[str], limits: LimitSettings, timeout: float | None, grace: float,
-                cgroup_root: Path | None, as_json: bool, label: str) -> RunRecord:
-    from harness.cgroup.workspace import Workspace
-    from harness.runner.trial import RunSpec, run_trial
-
-    def on_event(kind: str, events: dict[str, int]) -> None:
-        say(f"harness: {kind} in the trial cgroup (oom_kill={events.get('oom_kill', 0)})")
-
-    spec = RunSpec(command=command, limits=limits, timeout=timeout, grace=grace, backend=label,
-                   stdout=sys.stderr.fileno() if as_json else None, on_event=on_event)
-    with Workspace.open("run", cgroup_root) as ws:
-        return run_trial(ws, spec)
+def _on_event(kind: str, events: dict[str, int]) -> None:
+    say(f"harness: {kind} in the trial cgroup (oom_kill={events.get('oom_kill', 0)})")
 
 
 def _summary(rec: RunRecord) -> str:

@@ -14,12 +14,10 @@ from harness.cli.common import errors_exit, fail, print_json, say
 from harness.cli.environment_options import environment_options, pick
 from harness.cli.options import backend_options
 from harness.errors import HarnessError, UsageError
+from harness.exits import ExitStatus, status_for
 
 if TYPE_CHECKING:
-    from harness.sweep.execute import SweepSettings
-
-EXIT_BAD_INPUT = 2
-EXIT_INTERRUPTED = 130
+    from harness.schema.settings import SweepSettings
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
@@ -48,13 +46,15 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
 @click.option("--shard", default=None, metavar="I/N", help="Run the I-th of N deterministic shares.")
 @click.option("--keep-workdirs", is_flag=True, help="Keep each trial's working directory.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout at the end.")
+@click.option("--settings-json", hidden=True, default=None,
+              help="The sweep's settings as the manifest stores them (how a UML guest gets them).")
 @environment_options
 @backend_options
 def sweep(suite: Path | None, out_dir: Path | None, resume_dir: Path | None, profiles: str | None,
           cpu_profiles: str | None, sweep_file: Path | None, repeats: int | None, seed: int | None,
           concurrency: int | None, agent: str | None, tasks: str | None, shard: str | None,
-          keep_workdirs: bool, as_json: bool, backend: str, cgroup_root: Path | None,
-          **environment: Any) -> None:
+          keep_workdirs: bool, as_json: bool, settings_json: str | None, backend: str,
+          cgroup_root: Path | None, **environment: Any) -> None:
     """Run every task of SUITE under every profile, --repeats times, in a shuffled order.
 
     \b
@@ -62,38 +62,35 @@ def sweep(suite: Path | None, out_dir: Path | None, resume_dir: Path | None, pro
     trial, fsynced). Prints DIR on stdout when done (--json: a summary).
     Exit: 0 done; 2 bad input; 125 the harness failed; 130 interrupted (resume it).
     """
-    from harness.backends.choose import backend_label, resolve_backend, run_in_uml
-    from harness.sweep import execute
+    from harness.backends.backend import Uml, choose
 
-    with errors_exit(EXIT_BAD_INPUT):
+    with errors_exit(ExitStatus.BAD_INPUT):
         settings = None
-        if resume_dir is None:
+        if settings_json is not None:
+            settings = _settings_from_json(settings_json, suite, resume_dir, out_dir)
+        elif resume_dir is None:
             settings = _settings(suite, out_dir, profiles, cpu_profiles, sweep_file, repeats, seed,
                                  concurrency, agent, tasks, shard, keep_workdirs, pick(environment))
         elif suite is not None or out_dir is not None:
             raise UsageError("--resume takes the result directory alone",
                              "drop SUITE and --out: the manifest holds the sweep's settings")
-    with errors_exit(125):
-        chosen = resolve_backend(backend, cgroup_root)
-    if chosen == "uml":
-        from harness.environments.uml_handoff import sweep_disks
-
-        with errors_exit(125), sweep_disks(settings, resume_dir) as disks:
-            status = run_in_uml(sys.argv[1:], disks)
+    with errors_exit(ExitStatus.HARNESS):
+        chosen = choose(backend, cgroup_root)
+    if isinstance(chosen, Uml):  # the guest (same cwd) prints the result and says what happened
+        target = resume_dir if resume_dir is not None else out_dir
+        assert target is not None and (settings is not None or resume_dir is not None)
+        with errors_exit(ExitStatus.HARNESS):
+            status = chosen.sweep_status(settings, target, resume=resume_dir is not None, as_json=as_json)
         sys.exit(status)
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         if resume_dir is not None:
-            result = execute.resume(resume_dir, backend_label(), cgroup_root)
+            result = chosen.resume(resume_dir)
         else:
             assert settings is not None and out_dir is not None
-            result = execute.start(settings, out_dir, backend_label(), cgroup_root)
-    except execute.SweepInterrupted as e:
-        fail(e, EXIT_INTERRUPTED)
-    except UsageError as e:
-        fail(e, EXIT_BAD_INPUT)
+            result = chosen.sweep(settings, out_dir)
     except HarnessError as e:
-        fail(e, 125)
+        fail(e, status_for(e))
     if as_json:
         print_json({"out": str(result.out_dir), "planned": result.planned, "done": result.done,
                     "counts": result.counts, "complete": result.complete})
@@ -102,12 +99,30 @@ def sweep(suite: Path | None, out_dir: Path | None, resume_dir: Path | None, pro
     say(f"harness: sweep complete; report: harness report {result.out_dir}")
 
 
+def _settings_from_json(text: str, suite: Path | None, resume_dir: Path | None,
+                        out_dir: Path | None) -> SweepSettings:
+    import json
+
+    from harness.schema.settings import SweepSettings
+
+    if suite is not None or resume_dir is not None or out_dir is None:
+        raise UsageError("--settings-json takes --out alone", "drop SUITE and --resume")
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise UsageError(f"--settings-json: not JSON ({e.msg})", "give the settings as JSON") from None
+    try:
+        return SweepSettings.from_json(doc, "--settings-json")
+    except HarnessError as e:
+        raise UsageError(e.message, e.fix) from None
+
+
 def _settings(suite: Path | None, out_dir: Path | None, profiles: str | None, cpu_profiles: str | None,
               sweep_file: Path | None, repeats: int | None, seed: int | None, concurrency: int | None,
               agent: str | None, tasks: str | None, shard: str | None,
               keep_workdirs: bool, environment: dict[str, Any]) -> SweepSettings:
+    from harness.schema.settings import SweepSettings
     from harness.sweep.agent import ORACLE
-    from harness.sweep.execute import SweepSettings
     from harness.sweep.plan import parse_shard
     from harness.sweep.profiles import load_sweep_file, parse_profiles
 
@@ -130,9 +145,10 @@ def _settings(suite: Path | None, out_dir: Path | None, profiles: str | None, cp
     if seed is not None:
         kwargs["seed"] = seed
     return SweepSettings(
-        suite=suite.resolve(), profiles=list(chosen),
+        suite=suite.resolve(), profiles=tuple(chosen),
         repeats=repeats or (file.repeats if file and file.repeats else 3),
         concurrency=concurrency or (file.concurrency if file and file.concurrency else 1),
-        agent=agent or ORACLE, tasks=[t.strip() for t in tasks.split(",") if t.strip()] if tasks else None,
+        agent=agent or ORACLE,
+        tasks=tuple(t.strip() for t in tasks.split(",") if t.strip()) if tasks else None,
         shard=shard, keep_workdirs=keep_workdirs, **environment, **kwargs,
     )

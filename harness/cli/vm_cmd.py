@@ -8,10 +8,7 @@ import sys
 import click
 
 from harness.cli.common import errors_exit
-
-# What `harness vm` exits with when the guest itself failed (no kernel, no boot), as
-# `env`, `timeout` and container runtimes do: 125 is not an exit status of the command.
-EXIT_VM = 125
+from harness.exits import ExitStatus
 
 
 @click.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
@@ -33,6 +30,8 @@ def vm(mem: str, command: tuple[str, ...]) -> None:
     """
     from harness.backends.uml_relay import run_once
 
-    with errors_exit(EXIT_VM):
+    # The guest itself failed (no kernel, no boot): 125, as `env`, `timeout` and container
+    # runtimes say, is not an exit status of the command.
+    with errors_exit(ExitStatus.HARNESS):
         status = run_once(list(command), cwd=os.getcwd(), env=dict(os.environ), mem=mem)
     sys.exit(status)

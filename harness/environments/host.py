@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
 
 from harness.runner.trial import EventCallback
+from harness.schema.record import TrialRecord
 from harness.suite.task import TaskSpec
 from harness.sweep.plan import Trial
 from harness.sweep.profiles import Profile
@@ -16,5 +16,5 @@ class HostEnvironment:
     name = "host"
 
     def run_trial(self, ctx: TrialContext, task: TaskSpec, profile: Profile, trial: Trial,
-                  on_event: EventCallback | None = None) -> dict[str, Any]:
+                  on_event: EventCallback | None = None) -> TrialRecord:
         return run_task_trial(replace(ctx, environments={}), task, profile, trial, on_event)

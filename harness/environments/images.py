@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from harness.environments.podman_cli import Podman, PodmanError
 from harness.environments.task_image import TaskImage
@@ -26,7 +27,7 @@ class ReadyImage:
     source: str  # "built" | "reused" | "pulled" | "present"
     seconds: float
 
-    def to_dict(self) -> dict[str, object]:
+    def to_json(self) -> dict[str, Any]:
         return {"reference": self.reference, "image_id": self.image_id, "source": self.source,
                 "seconds": round(self.seconds, 2)}
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.backends.protocol import in_guest
 from harness.cgroup.group import Cgroup
 from harness.errors import HarnessError
 
@@ -56,7 +57,7 @@ class Podman:
         if shutil.which("crun"):
             args += ["--runtime", "crun"]
         network = os.environ.get(NETWORK_ENV) or None
-        if os.environ.get("HARNESS_IN_UML"):  # set by the UML guest agent
+        if in_guest():
             from harness.environments.uml_podman import guest_args, prepare_guest
 
             prepare_guest()

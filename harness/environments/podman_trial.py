@@ -14,6 +14,7 @@ then ``cgroup.kill`` on T, the container removed, T removed.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import secrets
 import select
@@ -25,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any
 
 from harness import __version__
 from harness.cgroup import counters
@@ -36,16 +37,16 @@ from harness.environments.images import ReadyImage
 from harness.environments.reward import read_reward
 from harness.environments.task_image import TaskImage
 from harness.errors import HarnessError
-from harness.record import EXIT_HARNESS, Outcome, RunRecord
+from harness.exits import ExitStatus, killed_by
 from harness.runner.classify import classify, combine
 from harness.runner.spawn import spawn_in_cgroup
-from harness.runner.trial import EventCallback
+from harness.runner.trial import EventCallback, error_record
+from harness.schema.record import InfraReason, Outcome, RunRecord, TrialRecord, VerifierResult
 from harness.suite.task import TaskSpec
 from harness.sweep.plan import Trial
 from harness.sweep.profiles import Profile
-from harness.sweep.task_trial import TrialContext, sweep_fields, trial_paths
+from harness.sweep.task_trial import TrialContext, trial_paths, trial_record
 
-OomSource = Literal["limit", "ancestor", "host"] | None
 GRACE = 5.0  # SIGTERM to the agent's processes, then SIGKILL
 EXEC_SLACK = 30.0  # how long an exec client may outlive the processes it ran
 START_TIMEOUT = 120.0
@@ -91,7 +92,7 @@ class PodmanEnvironment:
         self.s = settings
 
     def run_trial(self, ctx: TrialContext, task: TaskSpec, profile: Profile, trial: Trial,
-                  on_event: EventCallback | None = None) -> dict[str, Any]:
+                  on_event: EventCallback | None = None) -> TrialRecord:
         image = self.s.images[task.name]
         _, logdir = trial_paths(ctx.out_dir, trial.trial_id)
         logdir.mkdir(parents=True, exist_ok=True)
@@ -112,21 +113,28 @@ class PodmanEnvironment:
         # podman's own processes (conmon, exec clients) beside T, outside every limit.
         runtime = ctx.workspace.new_trial(f"{task.name}-{profile.name}-runtime")
         try:
-            rec = self._run(ctx, task, cg, runtime, name, image, logdir, limits.to_limit_settings().files(),
-                            started_at, fields, trial, on_event)
-        except HarnessError as e:
-            rec = _error(ctx, started_at, str(e), counters.read_limits(cg) if cg.path.exists() else {})
+            try:
+                agent, outcome, reason, verifier = self._run(
+                    ctx, task, cg, runtime, name, image, logdir, limits.files(), started_at, fields, trial,
+                    on_event)
+                rec = trial_record(agent, ctx, profile, trial, limits, outcome=outcome, infra_reason=reason,
+                                   agent_outcome=agent.outcome, verifier=verifier)
+            except HarnessError as e:
+                run = error_record([], ctx.backend, str(e), started_at=started_at,
+                                   limits=counters.read_limits(cg) if cg.path.exists() else {})
+                rec = trial_record(run, ctx, profile, trial, limits, outcome=run.outcome,
+                                   infra_reason=run.infra_reason, agent_outcome=None, verifier=None)
         finally:
             fields["cleanup_error"] = self._cleanup(cg, runtime, name)
-        rec.update(fields)
-        rec.update(sweep_fields(ctx, profile, trial, limits))
-        return rec
+        return dataclasses.replace(rec, **fields)
 
     # -- the lifecycle ---------------------------------------------------------------
     def _run(self, ctx: TrialContext, task: TaskSpec, cg: Cgroup, runtime: Cgroup, name: str,
              image: ReadyImage,
              logdir: Path, files: dict[str, str], started_at: str, fields: dict[str, Any],
-             trial: Trial, on_event: EventCallback | None) -> dict[str, Any]:
+             trial: Trial, on_event: EventCallback | None
+             ) -> tuple[RunRecord, Outcome, InfraReason | None, VerifierResult]:
+        """The lifecycle up to the verdict: (agent phase, outcome, infra reason, verifier)."""
         podman = self.s.podman
         for key, value in files.items():
             cg.write(key, value)
@@ -178,28 +186,26 @@ class PodmanEnvironment:
                                    init_pid, on_event)
         agent_counters = counters.collect(cg)
         agent_rec = _agent_record(agent, agent_counters, limits, command, started_at, ctx.backend, cg)
-        verifier: dict[str, Any] | None = None
         if not _running(podman, name):
-            verifier = {"outcome": "infra_error", "infra_reason": "verifier_error", "exit_code": None,
-                        "signal": None, "timed_out": False, "wall_seconds": 0.0, "memory_peak_bytes": None,
-                        "reward": None, "reward_source": None,
-                        "error": "the container was gone after the agent phase (an OOM kill with "
-                                 "memory.oom.group takes its init too)"}
+            verifier = VerifierResult(
+                outcome="infra_error", infra_reason="verifier_error", exit_code=None, signal=None,
+                timed_out=False, wall_seconds=0.0, memory_peak_bytes=None, reward=None, reward_source=None,
+                error="the container was gone after the agent phase (an OOM kill with "
+                      "memory.oom.group takes its init too)")
             passed = False
         else:
             verifier, passed = self._verify(task, cg, runtime, name, workdir, logdir, init_pid)
-        rec = agent_rec.to_dict()
-        reason: str | None
-        if verifier["outcome"] == "infra_error" and agent_rec.oom_kill_source is None:
+        outcome: Outcome
+        reason: InfraReason | None
+        if verifier.outcome == "infra_error" and agent_rec.oom_kill_source is None:
             outcome, reason = "infra_error", "verifier_error"
         else:
             verdict = combine(agent_rec.oom_kill_source, agent_rec.timed_out, passed)
             outcome, reason = verdict.outcome, verdict.infra_reason
-        rec.update(outcome=outcome, infra_reason=reason, agent_outcome=agent_rec.outcome, verifier=verifier)
-        return rec
+        return agent_rec, outcome, reason, verifier
 
     def _verify(self, task: TaskSpec, cg: Cgroup, runtime: Cgroup, name: str, workdir: str, logdir: Path,
-                init_pid: int) -> tuple[dict[str, Any], bool]:
+                init_pid: int) -> tuple[VerifierResult, bool]:
         podman = self.s.podman
         if self.s.verifier_limits == "none":
             for key, value in LIFTED.items():
@@ -222,14 +228,15 @@ class PodmanEnvironment:
         error = phase.error or reward.error
         passed = reward.value >= 1.0 if reward.value is not None else code == 0 and not phase.timed_out
         infra = oom or phase.error is not None or reward.error is not None
-        v = {"outcome": "infra_error" if infra else ("passed" if passed else
-                                                     "timeout" if phase.timed_out else "failed"),
-             "infra_reason": "verifier_error" if infra else None,
-             "exit_code": code, "signal": code - 128 if code is not None and 128 < code < 160 else None,
-             "timed_out": phase.timed_out, "wall_seconds": round(phase.wall, 4),
-             "memory_peak_bytes": None,  # T counts since its creation: no phase-own peak before 6.12
-             "reward": reward.value, "reward_source": reward.source,
-             "error": ("OOM-killed in the verifier phase" if oom and not error else error)}
+        v_outcome: Outcome = ("infra_error" if infra else "passed" if passed else
+                              "timeout" if phase.timed_out else "failed")
+        v = VerifierResult(
+            outcome=v_outcome, infra_reason="verifier_error" if infra else None,
+            exit_code=code, signal=_signal_of(code),
+            timed_out=phase.timed_out, wall_seconds=round(phase.wall, 4),
+            memory_peak_bytes=None,  # T counts since its creation: no phase-own peak before 6.12
+            reward=reward.value, reward_source=reward.source,
+            error=("OOM-killed in the verifier phase" if oom and not error else error))
         return v, passed and not infra
 
     # -- running one exec, bounded -----------------------------------------------------
@@ -386,11 +393,12 @@ def _running(podman: pc.Podman, name: str) -> bool:
 def _agent_record(phase: _Phase, c: counters.Counters, limits: dict[str, str], command: list[str],
                   started_at: str, backend: str, cg: Cgroup) -> RunRecord:
     rc = phase.returncode
-    sig = rc - 128 if rc is not None and 128 < rc < 160 else (-rc if rc is not None and rc < 0 else None)
-    code = 124 if phase.timed_out else (EXIT_HARNESS if rc is None else (128 + sig if sig else rc))
+    sig = _signal_of(rc) if rc is not None and rc >= 0 else (-rc if rc is not None else None)
+    code = (ExitStatus.TIMEOUT if phase.timed_out else
+            ExitStatus.HARNESS if rc is None else killed_by(sig) if sig else rc)
     verdict = classify(code == 0 and not phase.timed_out, phase.timed_out, phase.events, phase.ancestor_delta)
     return RunRecord(
-        outcome=cast(Outcome, verdict.outcome), infra_reason=verdict.infra_reason, exit_code=code,
+        outcome=verdict.outcome, infra_reason=verdict.infra_reason, exit_code=int(code),
         returncode=rc,
         signal=sig, timed_out=phase.timed_out, wall_seconds=round(phase.wall, 4), command=command,
         started_at=started_at, harness_version=__version__, backend=backend,
@@ -398,15 +406,12 @@ def _agent_record(phase: _Phase, c: counters.Counters, limits: dict[str, str], c
         cpu_system_usec=c.cpu.get("system_usec"), cpu_nr_periods=c.cpu.get("nr_periods"),
         cpu_nr_throttled=c.cpu.get("nr_throttled"), cpu_throttled_usec=c.cpu.get("throttled_usec"),
         memory_peak_bytes=c.memory_peak_bytes, memory_events=c.memory_events,
-        oom_kill_source=cast(OomSource, verdict.oom_kill_source), first_oom_kill_seconds=phase.first_oom,
+        oom_kill_source=verdict.oom_kill_source, first_oom_kill_seconds=phase.first_oom,
         pids_peak=c.pids_peak, pids_max_events=c.pids_max_events, pressure=c.pressure, limits=limits,
         cgroup=str(cg.path), error=phase.error)
 
 
-def _error(ctx: TrialContext, started_at: str, message: str, limits: dict[str, str]) -> dict[str, Any]:
-    rec = RunRecord(outcome="infra_error", infra_reason="harness_error", exit_code=EXIT_HARNESS,
-                    returncode=None, signal=None, timed_out=False, wall_seconds=0.0, command=[],
-                    started_at=started_at, harness_version=__version__, backend=ctx.backend,
-                    limits=limits, error=message).to_dict()
-    rec.update(agent_outcome=None, verifier=None)
-    return rec
+def _signal_of(status: int | None) -> int | None:
+    """The signal an exec'd process was killed by, from the status podman exec reports (128+N)."""
+    base = int(ExitStatus.SIGNAL_BASE)
+    return status - base if status is not None and base < status < base + 32 else None

@@ -94,7 +94,7 @@ def prepare_environments(options: EnvironmentOptions, tasks: Sequence[TaskSpec],
             out.manifest["image_failures"][task.name] = result.message
         else:
             ready[task.name] = result
-            out.manifest["images"][task.name] = result.to_dict()
+            out.manifest["images"][task.name] = result.to_json()
             say(f"harness: image for {task.name}: {result.reference} ({result.source}, "
                 f"{result.seconds:.1f} s)")
     if failures and not options.skip_broken_images:

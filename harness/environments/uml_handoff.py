@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
 import re
 import shutil
@@ -21,13 +20,16 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from harness.environments import podman_cli as pc
 from harness.environments import uml_store
 from harness.environments.task_image import task_image
 from harness.errors import HarnessError
 from harness.suite.task import TaskSpec
+
+if TYPE_CHECKING:
+    from harness.schema.settings import SweepSettings
 
 _FROM = re.compile(r"^\s*FROM\s+(?:--\S+\s+)*(\S+)(?:\s+AS\s+(\S+))?", re.IGNORECASE | re.MULTILINE)
 
@@ -102,20 +104,21 @@ def guest_store(tasks: list[TaskSpec]) -> Path | None:
 
 
 @contextlib.contextmanager
-def sweep_disks(settings: Any, resume_dir: Path | None) -> Iterator[list[str]]:
+def sweep_disks(settings: SweepSettings | None, resume_dir: Path | None) -> Iterator[list[str]]:
     """The ``ubd`` disks for the guest a sweep relays into: a copy-on-write of the store of
     this host's images when the sweep may use podman, else none. ``settings`` is the new
-    sweep's (SweepSettings), or None with ``resume_dir``."""
+    sweep's, or None with ``resume_dir`` (its manifest holds them)."""
+    from harness.results.store import read_manifest
     from harness.suite.parse import load_suite
 
     if settings is None and resume_dir is not None:
         try:
-            saved = json.loads((resume_dir / "manifest.json").read_text())["settings"]
-        except (OSError, ValueError, KeyError):
-            saved = {}  # resume itself says what is wrong, inside the guest
-        environment, suite, tasks = saved.get("environment", "host"), saved.get("suite"), saved.get("tasks")
-    else:
-        environment, suite, tasks = settings.environment, settings.suite, settings.tasks
+            settings = read_manifest(resume_dir).settings
+        except HarnessError:
+            settings = None  # resume itself says what is wrong, inside the guest
+    environment = settings.environment if settings is not None else "host"
+    suite = settings.suite if settings is not None else None
+    tasks = list(settings.tasks) if settings is not None and settings.tasks is not None else None
     if environment == "host" or suite is None:
         yield []
         return

@@ -22,12 +22,31 @@ import numpy as np
 import orjson
 
 from harness.errors import ResultsError
-from harness.record import CATEGORY_OF_OUTCOME, OUTCOMES
+from harness.report import column_cache
+from harness.report.column_cache import Columns
 from harness.results import store
-from harness.stats.table import CATEGORIES, TrialTable
+from harness.schema.manifest import Manifest
+from harness.schema.record import (
+    CATEGORY_CODE,
+    CPU_MULTIPLIER,
+    HOST,
+    INFRA_CODE,
+    INFRA_REASON,
+    MEMORY_MULTIPLIER,
+    OUTCOME,
+    OUTCOMES,
+    PROFILE,
+    RECORD_VERSIONS,
+    REQUIRED_REPORT_KEYS,
+    STARTED_AT,
+    TASK,
+    TRIAL_ID,
+)
+from harness.schema.record import SCHEMA_VERSION as RECORD_VERSION
+from harness.schema.version import SCHEMA_KEY, check_version
+from harness.stats.table import TrialTable
 
 PARALLEL_MIN_BYTES = 64 << 20  # below this, one process is faster than starting workers
-_CAT_CODE = {o: CATEGORIES.index(c) for o, c in CATEGORY_OF_OUTCOME.items()}
 
 
 @dataclass
@@ -36,26 +55,13 @@ class Sweep:
 
     table: TrialTable
     dirs: list[Path]
-    manifests: list[dict[str, Any]]
+    manifests: list[Manifest]
     infra_reasons: dict[str, dict[str, int]]  # profile -> infra_reason -> count
     warnings: list[str] = field(default_factory=list)
 
     @property
-    def manifest(self) -> dict[str, Any]:
+    def manifest(self) -> Manifest:
         return self.manifests[0]
-
-
-@dataclass
-class _Columns:
-    trial_id: list[str] = field(default_factory=list)
-    task: list[str] = field(default_factory=list)
-    profile: list[str] = field(default_factory=list)
-    host: list[str] = field(default_factory=list)
-    category: bytearray = field(default_factory=bytearray)
-    started: list[float] = field(default_factory=list)
-    multipliers: dict[str, tuple[Any, Any]] = field(default_factory=dict)
-    reasons: dict[tuple[str, str], int] = field(default_factory=dict)
-    line_offset: int = 0  # lines before this range (for messages), filled by the caller
 
 
 def load_dirs(dirs: list[Path], workers: int | None = None) -> Sweep:
@@ -64,13 +70,18 @@ def load_dirs(dirs: list[Path], workers: int | None = None) -> Sweep:
         raise ResultsError("no result directory given", "give one or more directories `harness sweep` wrote")
     dirs = expand_dirs([Path(d) for d in dirs])
     manifests, warnings = _check_manifests(dirs)
-    parts: list[_Columns] = []
+    parts: list[Columns] = []
     for d in dirs:
         path = d / store.TRIALS_FILE
         if not path.exists():
             raise ResultsError(f"{d}: no {store.TRIALS_FILE}",
                                "give a directory that `harness sweep` wrote (the sweep may not have started)")
-        cols = _read_file(path, workers)
+        cols = column_cache.load(path)
+        if cols is None:
+            stamp = column_cache.stamp_of(path)
+            cols = _read_file(path, workers)
+            if cols.task:
+                column_cache.save(path, cols, stamp)
         if not cols.task:
             raise ResultsError(f"{path}: holds no complete trial record",
                                "run or resume the sweep first (`harness sweep --resume`)")
@@ -88,7 +99,7 @@ def expand_dirs(dirs: list[Path]) -> list[Path]:
     return out
 
 
-def _check_manifests(dirs: list[Path]) -> tuple[list[dict[str, Any]], list[str]]:
+def _check_manifests(dirs: list[Path]) -> tuple[list[Manifest], list[str]]:
     for d in dirs:
         if not d.is_dir():
             raise ResultsError(f"{d}: {'not a directory' if d.exists() else 'no such directory'}",
@@ -97,26 +108,26 @@ def _check_manifests(dirs: list[Path]) -> tuple[list[dict[str, Any]], list[str]]
     warnings: list[str] = []
     first = manifests[0]
     for d, m in zip(dirs[1:], manifests[1:], strict=True):
-        if m.get("sweep_id") == first.get("sweep_id") and m.get("shard") == first.get("shard"):
-            raise ResultsError(f"{d} and {dirs[0]} are the same shard of sweep {m.get('sweep_id')}",
+        if m.sweep_id == first.sweep_id and m.shard == first.shard:
+            raise ResultsError(f"{d} and {dirs[0]} are the same shard of sweep {m.sweep_id}",
                                "give each shard once")
-        ca, cb = (x.get("suite", {}).get("checksum") for x in (first, m))
+        ca, cb = first.suite.checksum, m.suite.checksum
         if ca != cb:
             raise ResultsError(
-                f"{d} ran suite {m.get('suite', {}).get('name')!r} (checksum {cb}) but {dirs[0]} ran "
-                f"{first.get('suite', {}).get('name')!r} (checksum {ca}): mixed suites",
+                f"{d} ran suite {m.suite.name!r} (checksum {cb}) but {dirs[0]} ran "
+                f"{first.suite.name!r} (checksum {ca}): mixed suites",
                 "report each suite separately; shards of one sweep share the suite checksum")
-        if m.get("sweep_id") != first.get("sweep_id"):
-            warnings.append(f"{d} is sweep {m.get('sweep_id')}, {dirs[0]} is {first.get('sweep_id')}: "
+        if m.sweep_id != first.sweep_id:
+            warnings.append(f"{d} is sweep {m.sweep_id}, {dirs[0]} is {first.sweep_id}: "
                             "read together because they ran the same suite")
     for d, m in zip(dirs, manifests, strict=True):
-        if m.get("finished_at") is None:
+        if m.finished_at is None:
             warnings.append(f"{d}: the sweep did not finish (no finished_at); its trials are used as "
                             "they are")
     return manifests, warnings
 
 
-def _read_file(path: Path, workers: int | None) -> _Columns:
+def _read_file(path: Path, workers: int | None) -> Columns:
     size = path.stat().st_size
     n = workers if workers is not None else min(os.cpu_count() or 1, 8)
     if size < PARALLEL_MIN_BYTES or n <= 1:
@@ -134,8 +145,8 @@ def _read_file(path: Path, workers: int | None) -> _Columns:
         out.started += c.started
         for k, v in c.multipliers.items():
             _same_multipliers(out.multipliers, k, v, path, -1)
-        for k, v in c.reasons.items():
-            out.reasons[k] = out.reasons.get(k, 0) + v
+        for rk, n in c.reasons.items():
+            out.reasons[rk] = out.reasons.get(rk, 0) + n
     return out
 
 
@@ -155,10 +166,10 @@ def _split(path: Path, size: int, pieces: int) -> list[tuple[int, int, int]]:
     return [(a, b, lb) for a, b, lb in zip(cuts[:-1], cuts[1:], lines_before, strict=True) if b > a]
 
 
-def _parse_range(path_str: str, start: int, end: int, line_offset: int) -> _Columns:
+def _parse_range(path_str: str, start: int, end: int, line_offset: int) -> Columns:
     path = Path(path_str)
-    cols = _Columns(line_offset=line_offset)
-    loads, cat_code = orjson.loads, _CAT_CODE
+    cols = Columns(line_offset=line_offset)
+    loads, cat_code = orjson.loads, CATEGORY_CODE
     with open(path, "rb") as f:
         f.seek(start)
         pos, number = start, line_offset
@@ -171,20 +182,22 @@ def _parse_range(path_str: str, start: int, end: int, line_offset: int) -> _Colu
                 break  # a torn last line: ignored, as the store does
             try:
                 rec = loads(raw)
-                code = cat_code[rec["outcome"]]
-                cols.task.append(str(rec["task"]))
-                profile = str(rec["profile"])
+                if rec[SCHEMA_KEY] not in RECORD_VERSIONS:  # raises on the rare other version
+                    check_version(rec, f"{path}:{number}", "trial record", RECORD_VERSION)
+                code = cat_code[rec[OUTCOME]]
+                cols.task.append(str(rec[TASK]))
+                profile = str(rec[PROFILE])
                 cols.profile.append(profile)
-                cols.trial_id.append(str(rec["trial_id"]))
-                cols.host.append(str(rec.get("host") or "unknown"))
+                cols.trial_id.append(str(rec[TRIAL_ID]))
+                cols.host.append(str(rec.get(HOST) or "unknown"))
                 cols.category.append(code)
-                cols.started.append(_epoch(rec.get("started_at")))
-                mult = (rec.get("memory_multiplier"), rec.get("cpu_multiplier"))
+                cols.started.append(_epoch(rec.get(STARTED_AT)))
+                mult = (rec.get(MEMORY_MULTIPLIER), rec.get(CPU_MULTIPLIER))
                 if cols.multipliers.get(profile) != mult:
                     _same_multipliers(cols.multipliers, profile, mult, path, number)
-                if code == 2:
-                    key = (profile, str(rec.get("infra_reason") or "unknown"))
-                    cols.reasons[key] = cols.reasons.get(key, 0) + 1
+                if code == INFRA_CODE:
+                    rkey = (profile, str(rec.get(INFRA_REASON) or "unknown"))
+                    cols.reasons[rkey] = cols.reasons.get(rkey, 0) + 1
             except json.JSONDecodeError as e:
                 raise ResultsError(f"{path}:{number}: not a JSON record ({e.msg} at column {e.colno})",
                                    "the file was edited or damaged; delete that line and "
@@ -202,10 +215,12 @@ def _bad_record_message(path: Path, number: int, raw: bytes, e: Exception) -> st
         rec = None
     if not isinstance(rec, dict):
         return f"{path}:{number}: a trial record must be a JSON object"
-    if (isinstance(e, KeyError) and rec.get("outcome") in OUTCOMES) or "outcome" not in rec:
-        missing = [k for k in ("trial_id", "task", "profile", "outcome") if k not in rec]
+    if SCHEMA_KEY not in rec:
+        return f"{path}:{number}: trial record lacks {SCHEMA_KEY} (its version)"
+    if (isinstance(e, KeyError) and rec.get(OUTCOME) in OUTCOMES) or OUTCOME not in rec:
+        missing = [k for k in REQUIRED_REPORT_KEYS if k not in rec]
         return f"{path}:{number}: trial record lacks {', '.join(missing) or e}"
-    return f"{path}:{number}: unknown outcome {rec.get('outcome')!r} (expected one of {', '.join(OUTCOMES)})"
+    return f"{path}:{number}: unknown outcome {rec.get(OUTCOME)!r} (expected one of {', '.join(OUTCOMES)})"
 
 
 def _same_multipliers(seen: dict[str, tuple[Any, Any]], profile: str, mult: tuple[Any, Any],
@@ -226,7 +241,7 @@ def _epoch(value: Any) -> float:
         return float("nan")
 
 
-def _assemble(dirs: list[Path], manifests: list[dict[str, Any]], parts: list[_Columns],
+def _assemble(dirs: list[Path], manifests: list[Manifest], parts: list[Columns],
               warnings: list[str]) -> Sweep:
     seen: dict[str, int] = {}
     mults: dict[str, tuple[Any, Any]] = {}
@@ -266,7 +281,7 @@ def _intern(values: list[str]) -> tuple[list[str], np.ndarray]:
     return names, np.fromiter(map(index.__getitem__, values), dtype=np.int64, count=len(values))
 
 
-def _duplicate(dirs: list[Path], parts: list[_Columns], i: int) -> None:
+def _duplicate(dirs: list[Path], parts: list[Columns], i: int) -> None:
     where: dict[str, int] = {}
     for j, c in enumerate(parts[: i + 1]):
         for t in c.trial_id:
@@ -277,13 +292,12 @@ def _duplicate(dirs: list[Path], parts: list[_Columns], i: int) -> None:
             where[t] = j
 
 
-def _profile_order(manifests: list[dict[str, Any]], mults: dict[str, tuple[Any, Any]]) -> list[str]:
+def _profile_order(manifests: list[Manifest], mults: dict[str, tuple[Any, Any]]) -> list[str]:
     order: list[str] = []
     for m in manifests:
-        for p in m.get("profiles") or []:
-            name = p.get("name") if isinstance(p, dict) else None
-            if name in mults and name not in order:
-                order.append(name)
+        for p in m.profiles:
+            if p.name in mults and p.name not in order:
+                order.append(p.name)
     rest = sorted((p for p in mults if p not in order),
                   key=lambda p: (_num(mults[p][0]) is None, _num(mults[p][0]) or 0.0, p))
     return order + rest

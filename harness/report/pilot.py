@@ -25,7 +25,9 @@ def estimate_from_pilot(dirs: list[Path], baseline: str = "1x") -> dict[str, Any
         raise UsageError(f"baseline profile {baseline!r} is not in {directory} (profiles: "
                          f"{', '.join(t.profile_names)})", "give --baseline with one of those names")
     counts = CellCounts.from_table(t)
-    pairs, notes = [], set()
+    pairs: list[dict[str, Any]] = []
+    omegas: list[float] = []
+    notes: set[str] = set()
     for j, name in enumerate(t.profile_names):
         if j == b:
             continue
@@ -34,6 +36,7 @@ def estimate_from_pilot(dirs: list[Path], baseline: str = "1x") -> dict[str, Any
         except ValueError as e:
             raise UsageError(f"{directory}: {e} ({name} vs {baseline})",
                              "run a pilot with more tasks") from None
+        omegas.append(vc.omega2)
         pairs.append({"profile": name, "omega2": vc.omega2, "sigma2": (vc.sigma2_a + vc.sigma2_b) / 2,
                       "n_tasks": vc.n_tasks})
         if vc.note:
@@ -41,5 +44,5 @@ def estimate_from_pilot(dirs: list[Path], baseline: str = "1x") -> dict[str, Any
     if not pairs:
         raise UsageError(f"{directory} has only the baseline profile", "a pilot needs two profiles")
     k = int(np.median(counts.n[counts.n > 0]))
-    return {"omega2": max(p["omega2"] for p in pairs), "sigma2": float(np.mean([p["sigma2"] for p in pairs])),
+    return {"omega2": max(omegas), "sigma2": float(np.mean([p["sigma2"] for p in pairs])),
             "repeats": k, "baseline": baseline, "pairs": pairs, "notes": sorted(notes)}

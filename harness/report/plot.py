@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
 
 from harness.errors import UsageError
+from harness.report.document import Report
 
 SUFFIXES = (".png", ".svg")
 
 
-def plot_report(doc: dict[str, Any], path: Path) -> None:
+def plot_report(report: Report, path: Path) -> None:
     if path.suffix.lower() not in SUFFIXES:
         raise UsageError(f"--plot {path}: unknown image type {path.suffix!r}", "name a .png or .svg file")
     try:
@@ -23,6 +23,7 @@ def plot_report(doc: dict[str, Any], path: Path) -> None:
     except ImportError:
         raise UsageError("--plot needs matplotlib, which is not installed",
                          "pip install 'harness[plot]'") from None
+    doc = report.to_json()
     profiles = doc["profiles"]
     axis = doc["trend"]["axis"] or "memory"
     key = "memory_multiplier" if axis == "memory" else "cpu_multiplier"

@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 import numpy as np
 
+from harness.report.document import (
+    Drift,
+    DriftBlock,
+    FlippingTask,
+    Flips,
+    HostRow,
+    Hosts,
+    Setup,
+    SweepInfo,
+    TimeBlocks,
+    Trend,
+    TrendKey,
+)
 from harness.report.load import Sweep
 from harness.stats.drift import group_drift, time_blocks
 from harness.stats.table import CellCounts, TrialTable
@@ -16,12 +28,10 @@ MAX_FLIPPING = 50
 MIN_DRIFT_TRIALS = 40
 
 
-def sweep_info(sweep: Sweep, n_trials: int, n_tasks: int) -> dict[str, Any]:
-    suite = sweep.manifest.get("suite") or {}
-    return {"sweep_ids": sorted({str(x.get("sweep_id")) for x in sweep.manifests}),
-            "suite": suite.get("name"), "suite_checksum": suite.get("checksum"),
-            "dirs": [str(d) for d in sweep.dirs], "n_trials": n_trials, "n_tasks": n_tasks,
-            "hosts": sweep.table.host_names}
+def sweep_info(sweep: Sweep, n_trials: int, n_tasks: int) -> SweepInfo:
+    suite = sweep.manifest.suite
+    return SweepInfo(tuple(sorted({x.sweep_id for x in sweep.manifests})), suite.name, suite.checksum,
+                     tuple(str(d) for d in sweep.dirs), n_trials, n_tasks, tuple(sweep.table.host_names))
 
 
 def _axis(table: TrialTable) -> tuple[str | None, list[float | None]]:
@@ -40,38 +50,37 @@ def ordered_profiles(table: TrialTable) -> tuple[str | None, list[int], list[int
     return axis, idx, [j for j, v in enumerate(vals) if v is None]
 
 
-def trend(counts: CellCounts, table: TrialTable) -> dict[str, Any]:
+def trend(counts: CellCounts, table: TrialTable) -> Trend:
     axis, idx, left_out = ordered_profiles(table)
     names = table.profile_names
-    doc: dict[str, Any] = {
-        "axis": axis, "order": [names[j] for j in idx],
-        "uncapped": ("left out of the trend (no multiplier): " + ", ".join(names[j] for j in left_out)
-                     if left_out else "none in this sweep"),
-        "scores": "log2 of the multiplier", "success": None, "infra_error": None, "note": None}
+    order = tuple(names[j] for j in idx)
+    uncapped = ("left out of the trend (no multiplier): " + ", ".join(names[j] for j in left_out)
+                if left_out else "none in this sweep")
+    scores = "log2 of the multiplier"
     if axis is None or len(idx) < 2:
-        doc["note"] = "fewer than two profiles with distinct multipliers: no trend test"
-        return doc
+        return Trend(axis, order, uncapped, scores, None, None,
+                     "fewer than two profiles with distinct multipliers: no trend test")
     vals = table.memory_multiplier if axis == "memory" else table.cpu_multiplier
     x = np.log2(np.array([vals[j] for j in idx], dtype=float))
     n_tr = counts.n[:, idx].sum(0)
-    for key, rates, events, sign in (("success", counts.success_rates(), counts.passed, 1.0),
-                                     ("infra_error", counts.infra_rates(), counts.infra, -1.0)):
+    keys = []
+    for rates, events, sign in ((counts.success_rates(), counts.passed, 1.0),
+                                (counts.infra_rates(), counts.infra, -1.0)):
         m = rates[:, idx]
         page = page_l(sign * m)
         slope = slope_test(m, x)
         ca = cochran_armitage(events[:, idx].sum(0), n_tr, x)
-        doc[key] = {
-            "page_L": None if page is None else page.L, "page_p": None if page is None else page.p,
-            "page_method": None if page is None else page.method,
-            "page_alternative": "rises with the limit" if sign > 0 else "falls with the limit",
-            "page_note": None if page else "Page's L needs 3 ordered profiles and 2 complete tasks",
-            "slope_per_doubling": None if slope is None else slope.mean_slope_per_doubling,
-            "slope_se": None if slope is None else slope.se, "slope_p": None if slope is None else slope.p,
-            "slope_n_tasks": None if slope is None else slope.n_tasks,
-            "armitage_z": None if ca is None else ca.z, "armitage_p": None if ca is None else ca.p,
-            "armitage_note": "trial-level reference (independent trials): too optimistic with K > 1",
-        }
-    return doc
+        keys.append(TrendKey(
+            page_L=None if page is None else page.L, page_p=None if page is None else page.p,
+            page_method=None if page is None else page.method,
+            page_alternative="rises with the limit" if sign > 0 else "falls with the limit",
+            page_note=None if page else "Page's L needs 3 ordered profiles and 2 complete tasks",
+            slope_per_doubling=None if slope is None else slope.mean_slope_per_doubling,
+            slope_se=None if slope is None else slope.se, slope_p=None if slope is None else slope.p,
+            slope_n_tasks=None if slope is None else slope.n_tasks,
+            armitage_z=None if ca is None else ca.z, armitage_p=None if ca is None else ca.p,
+            armitage_note="trial-level reference (independent trials): too optimistic with K > 1"))
+    return Trend(axis, order, uncapped, scores, keys[0], keys[1], None)
 
 
 def _labels(counts: CellCounts) -> np.ndarray:
@@ -84,7 +93,7 @@ def _labels(counts: CellCounts) -> np.ndarray:
     return lab
 
 
-def flipping_tasks(counts: CellCounts, table: TrialTable) -> dict[str, Any]:
+def flipping_tasks(counts: CellCounts, table: TrialTable) -> Flips:
     """Tasks whose success or infra-error rate moves by at least half between profiles."""
     _, idx, left_out = ordered_profiles(table)
     order = idx + left_out
@@ -98,16 +107,16 @@ def flipping_tasks(counts: CellCounts, table: TrialTable) -> dict[str, Any]:
     names = [table.profile_names[j] for j in order]
     tasks = []
     for t in flip[:MAX_FLIPPING]:
-        tasks.append({"task": table.task_names[t], "pattern": _pattern(list(labels[t]), names),
-                      "spread": spread[t],
-                      "success_rate": {n: v for n, v in zip(names, s[t], strict=True) if np.isfinite(v)},
-                      "infra_error_rate": {n: v for n, v in zip(names, i[t], strict=True) if np.isfinite(v)}})
+        tasks.append(FlippingTask(
+            table.task_names[t], _pattern(list(labels[t]), names), float(spread[t]),
+            {n: float(v) for n, v in zip(names, s[t], strict=True) if np.isfinite(v)},
+            {n: float(v) for n, v in zip(names, i[t], strict=True) if np.isfinite(v)}))
     k = int(np.median(counts.n[counts.n > 0])) if (counts.n > 0).any() else 0
-    return {"rule": "success or infra-error rate differs by ≥ 0.5 between two profiles",
-            "count": int(flip.size), "shown": len(tasks), "tasks": tasks,
-            "note": (f"with {k} trial(s) per task and profile, chance alone moves a task's rate by 0.5 "
-                     "often: read flips as leads to inspect, and trust them where the pattern is "
-                     "monotone in the limit") if k < 10 else None}
+    return Flips("success or infra-error rate differs by ≥ 0.5 between two profiles", int(flip.size),
+                 len(tasks), tuple(tasks),
+                 (f"with {k} trial(s) per task and profile, chance alone moves a task's rate by 0.5 "
+                  "often: read flips as leads to inspect, and trust them where the pattern is "
+                  "monotone in the limit") if k < 10 else None)
 
 
 def _pattern(labels: list[str], names: list[str]) -> str:
@@ -135,46 +144,45 @@ def _iso(t: float) -> str | None:
     return datetime.fromtimestamp(t, UTC).isoformat() if np.isfinite(t) else None
 
 
-def drift(table: TrialTable) -> dict[str, Any]:
+def drift(table: TrialTable) -> Drift:
     cell = table.task.astype(np.int64) * len(table.profile_names) + table.profile
-    test = ("partial F test of the group in a linear probability model with (task, profile) "
+    test = ("partial F test (a within-cell permutation test up to 5,000 trials) of the group in a "
+            "linear probability model with (task, profile) "
             "fixed effects: outcome shifts beyond what the task and profile explain")
-    doc: dict[str, Any] = {"test": test, "time_blocks": None, "hosts": None, "note": None}
+    blocks = hosts = None
+    note = None
     known = int(np.isfinite(table.started).sum())
     if known >= MIN_DRIFT_TRIALS:
         n_blocks = int(min(5, known // 20))
         block, starts, ends = time_blocks(table.started, n_blocks)
         g = group_drift(block, n_blocks, table.category, cell)
-        doc["time_blocks"] = {
-            "blocks": [{"start": _iso(a), "end": _iso(e), "n_trials": n, "success_rate": sr,
-                        "infra_error_rate": ir}
-                       for a, e, n, sr, ir in zip(starts, ends, g.n, g.success_rate, g.infra_rate,
-                                                  strict=True)],
-            "success_p": g.success_p, "infra_p": g.infra_p, "note": g.note}
+        blocks = TimeBlocks(tuple(DriftBlock(_iso(a), _iso(e), int(n), float(sr), float(ir))
+                                  for a, e, n, sr, ir in zip(starts, ends, g.n, g.success_rate,
+                                                             g.infra_rate, strict=True)),
+                            g.success_p, g.infra_p, g.note)
     else:
-        doc["note"] = f"fewer than {MIN_DRIFT_TRIALS} trials with a start time: no drift test"
+        note = f"fewer than {MIN_DRIFT_TRIALS} trials with a start time: no drift test"
     if len(table.host_names) > 1:
         g = group_drift(table.host.astype(np.int64), len(table.host_names), table.category, cell)
-        doc["hosts"] = {
-            "hosts": [{"host": h, "n_trials": n, "success_rate": sr, "infra_error_rate": ir}
-                      for h, n, sr, ir in zip(table.host_names, g.n, g.success_rate, g.infra_rate,
-                                              strict=True)],
-            "success_p": g.success_p, "infra_p": g.infra_p, "note": g.note}
-    return doc
+        hosts = Hosts(tuple(HostRow(h, int(n), float(sr), float(ir))
+                            for h, n, sr, ir in zip(table.host_names, g.n, g.success_rate, g.infra_rate,
+                                                    strict=True)),
+                      g.success_p, g.infra_p, g.note)
+    return Drift(test, blocks, hosts, note)
 
 
 SETUP_KEYS = ("backend", "concurrency", "seed", "repeats", "harness_version", "python_version",
               "started_at", "finished_at", "shard")
 
 
-def setup(sweep: Sweep) -> dict[str, Any]:
+def setup(sweep: Sweep) -> Setup:
     """What each manifest says was enforced (first directory in full, others where they differ)."""
     per_dir = []
     for d, m in zip(sweep.dirs, sweep.manifests, strict=True):
-        per_dir.append({"dir": str(d), **{k: m.get(k) for k in SETUP_KEYS}, "host": m.get("host"),
-                        "sweep_id": m.get("sweep_id")})
+        doc = m.to_json()
+        per_dir.append({"dir": str(d), **{k: doc[k] for k in SETUP_KEYS}, "host": doc["host"],
+                        "sweep_id": m.sweep_id})
     m = sweep.manifest
-    return {"runs": per_dir, "profiles": m.get("profiles"), "cgroup_files": m.get("cgroup_files"),
-            "cgroup_fixed": m.get("cgroup_fixed"), "suite": {
-                k: (m.get("suite") or {}).get(k) for k in ("name", "checksum")}
-            | {"n_tasks": len((m.get("suite") or {}).get("tasks") or [])}}
+    doc = m.to_json()
+    return Setup(tuple(per_dir), doc["profiles"], m.cgroup_files, m.cgroup_fixed,
+                 {"name": m.suite.name, "checksum": m.suite.checksum, "n_tasks": len(m.suite.tasks)})

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import platform
-import socket
 import sys
 from pathlib import Path
-from typing import Any
 
 from harness import __version__
+from harness.backends.protocol import host_label
 from harness.cgroup import discover
+from harness.schema.manifest import HostInfo
 
 
 def cpu_model() -> str | None:
@@ -23,7 +23,7 @@ def cpu_model() -> str | None:
     return platform.processor() or None
 
 
-def host_metadata(backend: str) -> dict[str, Any]:
+def host_metadata(backend: str) -> HostInfo:
     """The host as the trials see it (inside a UML guest: the guest)."""
     import psutil
 
@@ -34,19 +34,10 @@ def host_metadata(backend: str) -> dict[str, Any]:
         freq = round(f.max or f.current) if f else None
     except (OSError, NotImplementedError, AttributeError):
         pass
-    return {
-        "hostname": os.environ.get("HARNESS_HOST_LABEL") or socket.gethostname(),
-        "kernel": platform.release(),
-        "os": platform.platform(),
-        "machine": platform.machine(),
-        "cpu_model": cpu_model(),
-        "cpu_mhz_max": freq,
-        "cores": os.cpu_count(),
-        "memory_bytes": psutil.virtual_memory().total,
-        "swap_bytes": psutil.swap_memory().total,
-        "cgroup_layout": mounts.layout,
-        "cgroup_mount": str(mounts.v2) if mounts.v2 else None,
-        "backend": backend,
-        "python_version": sys.version.split()[0],
-        "harness_version": __version__,
-    }
+    return HostInfo(
+        hostname=host_label(), kernel=platform.release(), os=platform.platform(),
+        machine=platform.machine(), cpu_model=cpu_model(), cpu_mhz_max=freq, cores=os.cpu_count(),
+        memory_bytes=psutil.virtual_memory().total, swap_bytes=psutil.swap_memory().total,
+        cgroup_layout=mounts.layout, cgroup_mount=str(mounts.v2) if mounts.v2 else None,
+        backend=backend, python_version=sys.version.split()[0], harness_version=__version__,
+    )

@@ -16,6 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import ResultsError
+from harness.schema.manifest import Manifest
+from harness.schema.record import SCHEMA_VERSION as RECORD_VERSION
+from harness.schema.version import check_version
 
 TRIALS_FILE = "trials.jsonl"
 MANIFEST_FILE = "manifest.json"
@@ -81,7 +84,7 @@ def read_trials(path: Path) -> ReadResult:
         if not isinstance(rec, dict):
             raise ResultsError(f"{path}:{number}: a record must be a JSON object",
                                "delete that line and resume the sweep")
-        records.append(rec)
+        records.append(check_version(rec, f"{path}:{number}", "trial record", RECORD_VERSION))
     size = path.stat().st_size
     if size:
         with open(path, "rb") as f:
@@ -123,7 +126,12 @@ def write_json_atomic(path: Path, doc: dict[str, Any]) -> None:
         os.close(dir_fd)
 
 
-def read_manifest(directory: Path) -> dict[str, Any]:
+def write_manifest(directory: Path, manifest: Manifest) -> None:
+    write_json_atomic(directory / MANIFEST_FILE, manifest.to_json())
+
+
+def read_manifest(directory: Path) -> Manifest:
+    """The manifest of a result directory; a ResultsError naming what is wrong and the fix."""
     path = directory / MANIFEST_FILE
     if not path.exists():
         raise ResultsError(f"{directory}: no {MANIFEST_FILE}",
@@ -136,4 +144,8 @@ def read_manifest(directory: Path) -> dict[str, Any]:
                            "restore the file; it is written whole at the start and end of a sweep") from None
     if not isinstance(doc, dict):
         raise ResultsError(f"{path}: must hold a JSON object", "restore the file")
-    return doc
+    try:
+        return Manifest.from_json(doc, str(path))
+    except (TypeError, ValueError, AttributeError) as e:
+        raise ResultsError(f"{path}: not a manifest `harness sweep` wrote ({e})",
+                           "restore the file; it is written whole at the start and end of a sweep") from None

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.record import EXIT_SIGNAL_BASE, EXIT_TIMEOUT
+from harness.exits import ExitStatus, killed_by
+from harness.schema.record import InfraReason, OomKillSource, Outcome
 
 
 @dataclass(frozen=True)
 class Verdict:
-    outcome: str
-    infra_reason: str | None
-    oom_kill_source: str | None
+    outcome: Outcome
+    infra_reason: InfraReason | None
+    oom_kill_source: OomKillSource | None
 
 
-def oom_source(events: dict[str, int], ancestor_oom_delta: int) -> str | None:
+def oom_source(events: dict[str, int], ancestor_oom_delta: int) -> OomKillSource | None:
     """Who OOM-killed a process of the trial, if anyone did.
 
     ``oom_kill`` counts kills by any OOM killer; ``oom`` only rises when this cgroup's own
@@ -43,17 +44,17 @@ def exit_status(returncode: int, timed_out: bool) -> tuple[int, int | None]:
     """(status for scripts, signal): the command's own status, 124 timed out, 128+N by signal N."""
     signal = -returncode if returncode < 0 else None
     if timed_out:
-        return EXIT_TIMEOUT, signal
+        return ExitStatus.TIMEOUT, signal
     if signal is not None:
-        return EXIT_SIGNAL_BASE + signal, signal
+        return killed_by(signal), signal
     return returncode, None
 
 
-def combine(agent_oom_source: str | None, agent_timed_out: bool, verifier_passed: bool) -> Verdict:
+def combine(agent_oom_source: OomKillSource | None, agent_timed_out: bool, verifier_passed: bool) -> Verdict:
     """A sweep trial's verdict: the verifier says whether the work passed; an OOM kill
     in the agent phase that left the work failing makes the trial an infra error."""
     if agent_oom_source is not None and not verifier_passed:
-        reason = "oom_kill" if agent_oom_source == "limit" else "host_oom_kill"
+        reason: InfraReason = "oom_kill" if agent_oom_source == "limit" else "host_oom_kill"
         return Verdict("infra_error", reason, agent_oom_source)
     if verifier_passed:
         return Verdict("passed", None, agent_oom_source)

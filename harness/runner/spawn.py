@@ -8,6 +8,7 @@ touches is ever outside the cgroup, and errors of the move surface in the parent
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -16,32 +17,56 @@ from typing import IO, Any
 
 from harness.cgroup.group import Cgroup
 from harness.errors import SpawnError
-from harness.record import EXIT_NOT_EXECUTABLE, EXIT_NOT_FOUND
+from harness.exits import ExitStatus
 
 # $0 is the pipe's fd; a "go" line releases the trampoline, EOF aborts it.
-_TRAMPOLINE = 'eval "read go <&$0" && [ "$go" = go ] || exit 125; eval "exec $0<&-"; exec "$@"'
+_TRAMPOLINE = (f'eval "read go <&$0" && [ "$go" = go ] || exit {int(ExitStatus.HARNESS)}; '
+               'eval "exec $0<&-"; exec "$@"')
 
 Stream = int | IO[Any] | None
+
+# dash (/bin/sh on Debian) takes only one-digit descriptors in a redirection: with the pipe
+# at fd 10 or above ("Bad fd number") the trampoline would exit 125 and the trial be
+# recorded as the workload's failure. A busy harness (concurrent trials, their logs,
+# watchers and timelines) easily has that many open, so the pipe is moved below 10, or
+# handed to bash, which takes any descriptor.
+_SHORT_FD_SHELL = "/bin/sh"
+
+
+def _trampoline_fd(read_fd: int) -> tuple[int, str]:
+    """(descriptor, shell) for the trampoline's end of the pipe: ``read_fd`` itself when it is
+    low enough, else a duplicate the caller closes too."""
+    if read_fd <= 9:
+        return read_fd, _SHORT_FD_SHELL
+    low = fcntl.fcntl(read_fd, fcntl.F_DUPFD_CLOEXEC, 3)
+    if low <= 9:
+        return low, _SHORT_FD_SHELL
+    bash = shutil.which("bash") or ("/bin/bash" if os.access("/bin/bash", os.X_OK) else None)
+    if bash is None:
+        os.close(low)
+        raise SpawnError("every descriptor below 10 is in use and there is no bash for the trampoline",
+                         ExitStatus.HARNESS, "lower --concurrency, or install bash")
+    return low, bash
 
 
 def resolve(command: list[str], env: Mapping[str, str] | None, cwd: str | None) -> str:
     """The executable's path, or SpawnError with the status docker and sh use (127/126)."""
     if not command:
-        raise SpawnError("no command given", EXIT_NOT_FOUND, "put the command after --")
+        raise SpawnError("no command given", ExitStatus.NOT_FOUND, "put the command after --")
     name = command[0]
     if "/" in name:
         path = name if os.path.isabs(name) else os.path.join(cwd or os.getcwd(), name)
         if not os.path.exists(path):
-            raise SpawnError(f"{name}: no such file", EXIT_NOT_FOUND, "check the path")
+            raise SpawnError(f"{name}: no such file", ExitStatus.NOT_FOUND, "check the path")
     else:
         search = (env or os.environ).get("PATH", os.defpath)
         found = shutil.which(name, mode=os.F_OK, path=search)
         if found is None:
-            raise SpawnError(f"{name}: command not found in PATH", EXIT_NOT_FOUND,
+            raise SpawnError(f"{name}: command not found in PATH", ExitStatus.NOT_FOUND,
                              "install it or give its full path")
         path = found
     if os.path.isdir(path) or not os.access(path, os.X_OK):
-        raise SpawnError(f"{name}: not executable", EXIT_NOT_EXECUTABLE,
+        raise SpawnError(f"{name}: not executable", ExitStatus.NOT_EXECUTABLE,
                          f"chmod +x {path}, or run it through its interpreter")
     return path
 
@@ -54,17 +79,25 @@ def spawn_in_cgroup(cgroup: Cgroup, command: list[str], *, cwd: str | None = Non
     path = resolve(command, env, cwd)
     read_fd, write_fd = os.pipe()
     try:
+        child_fd, shell = _trampoline_fd(read_fd)
+    except BaseException:
+        os.close(read_fd)
+        os.close(write_fd)
+        raise
+    try:
         proc = subprocess.Popen(
-            ["/bin/sh", "-c", _TRAMPOLINE, str(read_fd), path, *command[1:]],
+            [shell, "-c", _TRAMPOLINE, str(child_fd), path, *command[1:]],
             cwd=cwd, env=dict(env) if env is not None else None, stdin=stdin, stdout=stdout,
-            stderr=stderr, pass_fds=(read_fd,), start_new_session=new_session,
+            stderr=stderr, pass_fds=(child_fd,), start_new_session=new_session,
         )
     except OSError as e:
         os.close(write_fd)
-        raise SpawnError(f"cannot start {command[0]}: {e.strerror}", EXIT_NOT_EXECUTABLE,
+        raise SpawnError(f"cannot start {command[0]}: {e.strerror}", ExitStatus.NOT_EXECUTABLE,
                          "check the working directory and the command") from None
     finally:
         os.close(read_fd)
+        if child_fd != read_fd:
+            os.close(child_fd)
     try:
         cgroup.add_process(proc.pid)
         os.write(write_fd, b"go\n")

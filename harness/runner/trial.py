@@ -17,10 +17,11 @@ from harness.cgroup import counters
 from harness.cgroup.group import Cgroup
 from harness.cgroup.workspace import Workspace
 from harness.errors import CgroupError, SpawnError
+from harness.exits import ExitStatus
 from harness.limits import LimitSettings
-from harness.record import EXIT_HARNESS, RunRecord
 from harness.runner.classify import classify, exit_status
 from harness.runner.spawn import Stream, spawn_in_cgroup
+from harness.schema.record import InfraReason, RunRecord
 
 EventCallback = Callable[[str, dict[str, int]], None]
 
@@ -45,18 +46,18 @@ class RunSpec:
 def run_trial(ws: Workspace, spec: RunSpec) -> RunRecord:
     """Run ``spec`` in a fresh trial cgroup of ``ws``; never raises for the workload's doing."""
     started_at = datetime.now(UTC).isoformat()
-    base = dict(command=list(spec.command), started_at=started_at, harness_version=__version__,
-                backend=spec.backend)
     try:
         cg = ws.new_trial(spec.name)
     except CgroupError as e:
-        return _error_record(base, "harness_error", EXIT_HARNESS, str(e))
+        return error_record(spec.command, spec.backend, str(e), started_at=started_at)
     try:
-        return _run_in(cg, spec, base)
+        return _run_in(cg, spec, started_at)
     except SpawnError as e:
-        return _error_record(base, "spawn_error", e.exit_code, str(e), limits=_limits(cg))
+        return error_record(spec.command, spec.backend, str(e), started_at=started_at,
+                            reason="spawn_error", code=e.exit_code, limits=_limits(cg))
     except CgroupError as e:
-        return _error_record(base, "harness_error", EXIT_HARNESS, str(e), limits=_limits(cg))
+        return error_record(spec.command, spec.backend, str(e), started_at=started_at,
+                            limits=_limits(cg))
     finally:
         try:
             cg.kill()
@@ -68,14 +69,17 @@ def _limits(cg: Cgroup) -> dict[str, str]:
     return counters.read_limits(cg) if cg.path.exists() else {}
 
 
-def _error_record(base: dict, reason: str, code: int, message: str,
-                  limits: dict[str, str] | None = None) -> RunRecord:
-    return RunRecord(outcome="infra_error", infra_reason=reason, exit_code=code, returncode=None,
-                     signal=None, timed_out=False, wall_seconds=0.0, limits=limits or {},
-                     error=message, **base)
+def error_record(command: list[str], backend: str, message: str, *, started_at: str | None = None,
+                 reason: InfraReason = "harness_error", code: int = ExitStatus.HARNESS,
+                 limits: dict[str, str] | None = None) -> RunRecord:
+    """The record of a trial the harness could not run: an infra error, nothing measured."""
+    return RunRecord(outcome="infra_error", infra_reason=reason, exit_code=int(code), returncode=None,
+                     signal=None, timed_out=False, wall_seconds=0.0, command=list(command),
+                     started_at=started_at or datetime.now(UTC).isoformat(),
+                     harness_version=__version__, backend=backend, limits=limits or {}, error=message)
 
 
-def _run_in(cg: Cgroup, spec: RunSpec, base: dict) -> RunRecord:
+def _run_in(cg: Cgroup, spec: RunSpec, started_at: str) -> RunRecord:
     for name, value in spec.limits.files().items():
         cg.write(name, value)
     limits = counters.read_limits(cg)
@@ -112,7 +116,8 @@ def _run_in(cg: Cgroup, spec: RunSpec, base: dict) -> RunRecord:
         oom_kill_source=verdict.oom_kill_source, first_oom_kill_seconds=first_oom,
         pids_peak=measured.pids_peak, pids_max_events=measured.pids_max_events,
         leftover_processes_killed=leftovers, pressure=measured.pressure, limits=limits,
-        cgroup=str(cg.path), **base,
+        cgroup=str(cg.path), command=list(spec.command), started_at=started_at,
+        harness_version=__version__, backend=spec.backend,
     )
 
 

@@ -3,7 +3,9 @@
 The test asks whether the group (time block, host) shifts outcomes *after* removing each
 (task, profile) cell's mean, so that a sweep that ran 1x first and 5x last does not read
 as drift. It is the partial F test of the group dummies in a linear probability model with
-cell fixed effects, computed by Frisch–Waugh–Lovell (demean within cells, regress).
+cell fixed effects, computed by Frisch–Waugh–Lovell (demean within cells, regress); up to
+PERMUTE_MAX_TRIALS trials its p-value comes from permuting the group labels within cells
+(exact; the F reference was unreliable for sparse infra errors on few tasks).
 """
 
 from __future__ import annotations
@@ -15,8 +17,13 @@ from scipy import stats
 
 from harness.stats.table import INFRA_ERROR, PASSED
 
+# Up to this many trials the test is a within-cell permutation test (exact), above it the F
+# test (whose reference distribution is then close).
+PERMUTE_MAX_TRIALS = 5_000
+PERMUTATIONS = 400
 
-@dataclass
+
+@dataclass(frozen=True)
 class GroupDrift:
     n: np.ndarray  # trials per group
     success_rate: np.ndarray
@@ -57,7 +64,7 @@ def group_drift(group: np.ndarray, n_groups: int, category: np.ndarray, cell: np
 
 
 def _demean(values: np.ndarray, cell: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    return values - (np.bincount(cell, weights=values, minlength=counts.size) / counts)[cell]
+    return np.asarray(values - (np.bincount(cell, weights=values, minlength=counts.size) / counts)[cell])
 
 
 def _within_cell_f(y: np.ndarray, group: np.ndarray, n_groups: int, cell: np.ndarray
@@ -79,7 +86,32 @@ def _within_cell_f(y: np.ndarray, group: np.ndarray, n_groups: int, cell: np.nda
     df2 = y.size - counts.size - rank
     if df2 <= 0:
         return float("nan"), "too few trials per (task, profile) cell to test"
+    if y.size <= PERMUTE_MAX_TRIALS:
+        return _permutation_p(yt, group, present, cell, counts, ssr_red - ssr_full), None
     if ssr_full <= 1e-12 * ssr_red:
         return 0.0, None
     f = ((ssr_red - ssr_full) / rank) / (ssr_full / df2)
     return float(stats.f.sf(f, rank, df2)), None
+
+
+def _permutation_p(yt: np.ndarray, group: np.ndarray, present: np.ndarray, cell: np.ndarray,
+                   counts: np.ndarray, observed: float) -> float:
+    """P-value of the explained sum of squares (monotone in F) against PERMUTATIONS seeded
+    shuffles of the outcomes within each (task, profile) cell: under no drift a cell's trials
+    are exchangeable over time and hosts, so this is exact whatever the outcome's distribution
+    (sparse 0/1 infra errors made the F reference unreliable at small n).
+
+    Shuffling within cells keeps every cell's group counts, hence X'X; only X'y changes, so
+    each shuffle costs one matrix product (all shuffles at once: argsort of cell + U(0, 1))."""
+    x = np.column_stack([_demean((group == k).astype(float), cell, counts) for k in present[1:]])
+    m = np.linalg.pinv(x.T @ x)
+    rng = np.random.default_rng(0xD41F7)
+    tol = 1e-9 * max(observed, 1e-300)
+    hits = 0
+    for start in range(0, PERMUTATIONS, 100):
+        b = min(100, PERMUTATIONS - start)
+        perms = np.argsort(cell[None, :] + rng.random((b, cell.size)), axis=1)
+        sx = yt[perms] @ x  # (b, groups − 1): X'y of each shuffle
+        explained = np.einsum("bi,ij,bj->b", sx, m, sx)
+        hits += int((explained >= observed - tol).sum())
+    return (1 + hits) / (1 + PERMUTATIONS)

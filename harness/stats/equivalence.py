@@ -8,7 +8,7 @@ is reported as "equivalent" (the margin says it does not matter).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
@@ -18,7 +18,7 @@ from harness.stats.paired import PairedResult
 EQUIVALENT, DIFFERENT, INCONCLUSIVE = "equivalent", "different", "inconclusive"
 
 
-@dataclass
+@dataclass(frozen=True)
 class TostResult:
     ci_low: float  # the 1 − 2α interval
     ci_high: float
@@ -69,61 +69,86 @@ def verdict(equivalent: bool, p_adjusted: float, alpha: float) -> str:
     return INCONCLUSIVE
 
 
-@dataclass
+@dataclass(frozen=True)
 class BandCandidate:
     profile: str
     multiplier: float
-    equivalence: str  # success against the baseline
+    success_equivalent: bool  # TOST at α against the baseline (unadjusted: see calibrate_band)
+    success_verdict: str  # the report's verdict, for the reason given
     infra_diff: float  # profile − baseline
-    infra_lower_p_holm: float  # one-sided, Holm-adjusted over the candidates
+    infra_lower_p: float  # one-sided, task-level (sign-flip), unadjusted
 
 
-@dataclass
+@dataclass(frozen=True)
 class Band:
     profile: str | None
     verdict: str  # "recommended" | "none" | "inconclusive"
     reason: str
-    unsettled: list[str] = field(default_factory=list)  # candidates more data could qualify
+    unsettled: tuple[str, ...] = ()  # the candidate where the sequence stopped, if more data could pass it
+    tested: tuple[str, ...] = ()  # candidates tested, in order (the sequence stops at the first failure)
+
+
+def qualifies(c: BandCandidate, alpha: float) -> bool:
+    """Success TOST-equivalent and infra errors significantly lower, each at α: an
+    intersection–union test (Berger 1982), so the pair needs no adjustment of its own."""
+    return bool(c.success_equivalent and np.isfinite(c.infra_lower_p) and c.infra_lower_p < alpha)
 
 
 def calibrate_band(candidates: list[BandCandidate], alpha: float, margin: float,
                    baseline: str) -> Band:
-    """The largest multiplier with success equivalent to the baseline and infra errors
-    significantly lower; else "inconclusive" (more data could decide) or "none"."""
+    """Fixed-sequence test upward from the smallest multiplier above the baseline, stopping at
+    the first candidate that does not qualify; the recommendation is the last one that did.
+
+    Every candidate is tested at the full α and the chance of recommending any limit that does
+    not truly qualify stays ≤ α (Maurer, Hothorn & Lehmacher 1995; Hsu & Berger 1999, JASA
+    94:468). Taking the largest of candidates each tested on its own, as before, let the error
+    grow with their number (15–17 % with four candidates at the margin)."""
     pts = f"±{margin * 100:g} points"
     if not candidates:
         return Band(None, "none", f"no profile other than {baseline} has a limit multiplier")
-
-    def lower(c: BandCandidate) -> bool:
-        return bool(np.isfinite(c.infra_lower_p_holm) and c.infra_lower_p_holm < alpha)
-
     ranked = sorted(candidates, key=lambda c: c.multiplier)
-    ok = [c for c in ranked if c.equivalence == EQUIVALENT and lower(c)]
-    unsettled = [c.profile for c in ranked
-                 if c.equivalence == INCONCLUSIVE
-                 or (c.equivalence == EQUIVALENT and not lower(c) and c.infra_diff < 0)]
-    if ok:
-        best = ok[-1]
-        reason = (f"{best.profile} is the largest limit whose success is equivalent to {baseline} "
-                  f"within {pts} and whose infra errors are significantly lower "
-                  f"(one-sided Holm p = {best.infra_lower_p_holm:.3g})")
-        larger = [u for u in unsettled if _mult(ranked, u) > best.multiplier]
-        if larger:
-            reason += f"; larger limits ({', '.join(larger)}) are inconclusive and might also qualify"
-        return Band(best.profile, "recommended", reason, larger)
-    if unsettled:
-        return Band(None, "inconclusive",
-                    f"no limit qualifies yet: {', '.join(unsettled)} could, but the data cannot "
-                    f"show success within {pts} of {baseline} and infra errors significantly lower",
-                    unsettled)
-    why = []
+    passed: list[BandCandidate] = []
+    stop: BandCandidate | None = None
     for c in ranked:
-        if c.equivalence == DIFFERENT:
-            why.append(f"{c.profile}: success differs from {baseline}")
-        elif not lower(c):
-            why.append(f"{c.profile}: infra errors not lower than {baseline}")
-    return Band(None, "none", "no limit qualifies (" + "; ".join(why) + ")")
+        if not qualifies(c, alpha):
+            stop = c
+            break
+        passed.append(c)
+    tested = tuple(c.profile for c in passed) + ((stop.profile,) if stop else ())
+    untested = [c.profile for c in ranked if c.profile not in tested]
+    could = stop is not None and not _different(stop) and bool(
+        (np.isfinite(stop.infra_lower_p) and stop.infra_lower_p < alpha)
+        or (np.isfinite(stop.infra_diff) and stop.infra_diff < 0))
+    why = "" if stop is None else _why(stop, alpha, baseline, pts)
+    after = (f"; not tested ({', '.join(untested)}): the sequence stops at the first limit that "
+             "does not qualify" if untested else "")
+    if passed:
+        best = passed[-1]
+        reason = (f"{best.profile} is the largest limit in the upward sequence whose success is "
+                  f"equivalent to {baseline} within {pts} and whose infra errors are significantly "
+                  f"lower (one-sided task-level p = {best.infra_lower_p:.3g})")
+        if stop is not None:
+            reason += f"; the sequence stopped at {stop.profile} ({why})" + after
+        return Band(best.profile, "recommended", reason, (stop.profile,) if could and stop else (),
+                    tested)
+    assert stop is not None
+    if could:
+        return Band(None, "inconclusive",
+                    f"no limit qualifies yet: the sequence stopped at the first, {stop.profile} ({why}); "
+                    "more data could settle it" + after, (stop.profile,), tested)
+    return Band(None, "none", f"no limit qualifies: the first, {stop.profile}, does not ({why})" + after,
+                (), tested)
 
 
-def _mult(ranked: list[BandCandidate], profile: str) -> float:
-    return next(c.multiplier for c in ranked if c.profile == profile)
+def _different(c: BandCandidate) -> bool:
+    return c.success_verdict == DIFFERENT
+
+
+def _why(c: BandCandidate, alpha: float, baseline: str, pts: str) -> str:
+    parts = []
+    if not c.success_equivalent:
+        parts.append(f"success differs from {baseline}" if _different(c)
+                     else f"success not shown within {pts} of {baseline}")
+    if not (np.isfinite(c.infra_lower_p) and c.infra_lower_p < alpha):
+        parts.append(f"infra errors not significantly lower than {baseline}")
+    return "; ".join(parts)

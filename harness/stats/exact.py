@@ -17,7 +17,7 @@ BOSCHLOO_MAX_ARM = 300
 CONDITIONAL_OR_MAX = 40_000
 
 
-@dataclass
+@dataclass(frozen=True)
 class TwoByTwo:
     """Events in arm A (profile) against arm B (baseline)."""
 
@@ -51,9 +51,10 @@ def compare_counts(events_a: int, n_a: int, events_b: int, n_b: int,
         test = "fisher_exact"
         p = float(stats.fisher_exact(table, alternative="two-sided").pvalue)
         pl = float(stats.fisher_exact(table, alternative="less").pvalue)
-    kind = "conditional" if n_a + n_b <= CONDITIONAL_OR_MAX else "sample"
+    conditional = n_a + n_b <= CONDITIONAL_OR_MAX
+    kind = "conditional" if conditional else "sample"
     try:
-        res = odds_ratio(table, kind=kind)
+        res = odds_ratio(table, kind="conditional" if conditional else "sample")
         ci = res.confidence_interval(confidence_level=confidence)
         est, low, high = float(res.statistic), float(ci.low), float(ci.high)
     except (ValueError, ZeroDivisionError, FloatingPointError):
@@ -62,7 +63,7 @@ def compare_counts(events_a: int, n_a: int, events_b: int, n_b: int,
     return TwoByTwo(test, min(p, 1.0), min(pl, 1.0), est, low, high, method)
 
 
-@dataclass
+@dataclass(frozen=True)
 class OverallTest:
     chi2: float
     dof: int

@@ -1,4 +1,5 @@
-"""Paired per-task differences (Miller 2024, Eq. 7), McNemar for K = 1, and Holm's adjustment."""
+"""Paired per-task differences (Miller 2024, Eq. 7), McNemar for K = 1, the task-level sign-flip
+permutation test, the MOVER interval for a difference of skewed rates, and Holm's adjustment."""
 
 from __future__ import annotations
 
@@ -8,11 +9,15 @@ import numpy as np
 from scipy import stats
 
 PAIRED_T = "paired t-test on per-task differences"
-MCNEMAR = "exact McNemar (binomial test on discordant tasks; K = 1)"
+MCNEMAR = "mid-p McNemar (binomial test on discordant tasks; K = 1)"
+SIGN_FLIP = "sign-flip permutation of per-task differences"
+# Sign-flip test: exact enumeration up to this many non-zero differences, else Monte Carlo.
+EXACT_FLIPS = 16
+FLIP_DRAWS = 20_000
 SIGN = "sign test (all per-task differences equal)"
 
 
-@dataclass
+@dataclass(frozen=True)
 class PairedResult:
     """d_i = a_i − b_i over the tasks present in both; p-values are NaN when undefined."""
 
@@ -36,8 +41,9 @@ def paired_difference(a: np.ndarray, b: np.ndarray, alpha: float = 0.05,
                       single_trial: bool = False) -> PairedResult:
     """Mean of a − b over tasks where both are finite, with SE sd(d)/sqrt(n) and a 1 − α t interval.
 
-    ``single_trial``: each per-task rate is one 0/1 trial (K = 1); the test is then the exact
-    McNemar test ``binomtest(b, b + c, 0.5)`` on the discordant tasks.
+    ``single_trial``: each per-task rate is one 0/1 trial (K = 1); the test is then McNemar's
+    on the discordant tasks, in its mid-p form (Fagerland, Lydersen & Laake 2013, BMC Med Res
+    Methodol 13:91: the exact form's size is 1.7–4.4 % at α = 5 %; mid-p holds it near 5 %).
     """
     a = np.asarray(a, dtype=float)
     b = np.asarray(b, dtype=float)
@@ -63,7 +69,7 @@ def paired_difference(a: np.ndarray, b: np.ndarray, alpha: float = 0.05,
         low, high = diff - u * (1.0 + diff), diff + u * (1.0 - diff)
     if single_trial:
         up, down = int((d > 0).sum()), int((d < 0).sum())
-        p, pl, pg = _binom_p(up, up + down)
+        p, pl, pg = _binom_midp(up, up + down)
         return PairedResult(n, diff, se, low, high, p, pl, pg, MCNEMAR,
                             None if up + down else "no discordant task: p = 1")
     if sd == 0.0:
@@ -89,9 +95,108 @@ def _binom_p(k: int, n: int) -> tuple[float, float, float]:
             float(stats.binomtest(k, n, 0.5, alternative="greater").pvalue))
 
 
+def _binom_midp(k: int, n: int) -> tuple[float, float, float]:
+    """Mid-p versions of `_binom_p`: half the probability of the observed count is left out."""
+    if n == 0:
+        return 1.0, 1.0, 1.0
+    half = 0.5 * float(stats.binom.pmf(k, n, 0.5))
+    less = float(stats.binom.cdf(k, n, 0.5)) - half
+    greater = float(stats.binom.sf(k - 1, n, 0.5)) - half
+    return min(1.0, 2 * min(less, greater)), less, greater
+
+
 def mcnemar_exact(b: int, c: int) -> float:
     """Two-sided exact McNemar p-value for b and c discordant pairs."""
     return _binom_p(b, b + c)[0]
+
+
+def mcnemar_midp(b: int, c: int) -> float:
+    """Two-sided mid-p McNemar p-value (Fagerland et al. 2013): exact p − P(X = b)."""
+    return _binom_midp(b, b + c)[0]
+
+
+@dataclass(frozen=True)
+class FlipResult:
+    p: float  # two-sided
+    p_less: float  # H1: mean difference < 0
+    p_greater: float
+    exact: bool  # full enumeration, else Monte Carlo with FLIP_DRAWS draws
+    n_differ: int = 0  # tasks whose difference is not 0: the only ones that carry information
+
+    @property
+    def min_p(self) -> float:
+        """The smallest two-sided mid-p attainable with this many differing tasks."""
+        return 0.5 ** self.n_differ if self.n_differ else 1.0
+
+    def describe(self) -> str:
+        if self.n_differ == 0:
+            return f"{SIGN_FLIP}: no task differs, p = 1"
+        how = "exact" if self.exact else f"{FLIP_DRAWS} seeded draws"
+        s = f"{SIGN_FLIP}, mid-p ({how}; {self.n_differ} tasks differ)"
+        if self.min_p > 0.01:
+            s += f": the smallest attainable p is about {self.min_p:.2g}"
+        return s
+
+
+def sign_flip_test(a: np.ndarray, b: np.ndarray) -> FlipResult:
+    """Permutation test of a − b paired by task: under H0 the two profiles are exchangeable
+    within a task, so each per-task difference is as likely to carry either sign (Fisher 1935;
+    Good 2005, §3). Respects tasks, needs no normality (infra differences are mostly 0 and a
+    few large): all 2^m sign patterns of the m non-zero differences up to EXACT_FLIPS, else
+    FLIP_DRAWS seeded draws. With few tasks carrying infra errors the exact p-value is very
+    conservative (size 0.3 % at 30 tasks), so it is given in its mid-p form, P(T > t) +
+    ½·P(T = t) (Lancaster 1961; the form Fagerland et al. 2013 recommend for McNemar)."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    d = a - b
+    d = d[np.isfinite(d) & (d != 0)]
+    m = d.size
+    if m == 0:
+        return FlipResult(1.0, 1.0, 1.0, True, 0)
+    t = float(d.sum())
+    tol = 1e-9 * float(np.abs(d).sum())
+    if m <= EXACT_FLIPS:
+        bits = ((np.arange(2**m)[:, None] >> np.arange(m)) & 1).astype(float)
+        sums = (1 - 2 * bits) @ d
+        total = float(sums.size)
+        at = np.abs(sums - t) <= tol
+        at2 = np.abs(np.abs(sums) - abs(t)) <= tol
+        less = (float((sums < t - tol).sum()) + 0.5 * float(at.sum())) / total
+        greater = (float((sums > t + tol).sum()) + 0.5 * float(at.sum())) / total
+        two = (float((np.abs(sums) > abs(t) + tol).sum()) + 0.5 * float(at2.sum())) / total
+        return FlipResult(min(1.0, two), less, greater, True, m)
+    rng = np.random.default_rng(0x5EED)
+    hits = np.zeros(3)
+    for start in range(0, FLIP_DRAWS, 2000):
+        draws = min(2000, FLIP_DRAWS - start)
+        # one random bit per sign, drawn eight to a byte: Σ s_i d_i = Σ d − 2 Σ_{bit=1} d_i
+        bits = np.unpackbits(rng.integers(0, 256, (draws, (m + 7) // 8), dtype=np.uint8), axis=1)[:, :m]
+        sums = t - 2.0 * (bits.astype(np.float64) @ d)
+        at = np.abs(sums - t) <= tol
+        at2 = np.abs(np.abs(sums) - abs(t)) <= tol
+        hits += [(sums < t - tol).sum() + 0.5 * at.sum(), (sums > t + tol).sum() + 0.5 * at.sum(),
+                 (np.abs(sums) > abs(t) + tol).sum() + 0.5 * at2.sum()]
+    pl, pg, p2 = (0.5 + hits) / (1 + FLIP_DRAWS)
+    return FlipResult(float(min(1.0, p2)), float(pl), float(pg), False, m)
+
+
+def mover_difference(a: np.ndarray, b: np.ndarray, a_low: float, a_high: float, b_low: float,
+                     b_high: float) -> tuple[float, float]:
+    """Interval for mean(a) − mean(b) over tasks present in both, from each rate's own
+    (asymmetric) interval and the correlation r of the per-task rates: the MOVER of Zou &
+    Donner (2008, Stat Med 27:1693), Newcombe's (1998) method 10 for paired rates.
+    L = d − sqrt((a − l_a)² − 2r(a − l_a)(u_b − b) + (u_b − b)²), U symmetrically."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    ok = np.isfinite(a) & np.isfinite(b)
+    a, b = a[ok], b[ok]
+    if a.size < 2:
+        return float("nan"), float("nan")
+    ma, mb = float(a.mean()), float(b.mean())
+    sa, sb = float(a.std()), float(b.std())
+    r = float(np.corrcoef(a, b)[0, 1]) if sa > 0 and sb > 0 else 0.0
+    d = ma - mb
+    lo = d - np.sqrt(max((ma - a_low) ** 2 - 2 * r * (ma - a_low) * (b_high - mb) + (b_high - mb) ** 2, 0.0))
+    hi = d + np.sqrt(max((a_high - ma) ** 2 - 2 * r * (a_high - ma) * (mb - b_low) + (mb - b_low) ** 2, 0.0))
+    return float(max(lo, -1.0)), float(min(hi, 1.0))
 
 
 def holm(pvalues: np.ndarray | list[float]) -> np.ndarray:

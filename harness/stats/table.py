@@ -11,7 +11,7 @@ PASSED, TASK_FAILURE, INFRA_ERROR = 0, 1, 2
 CATEGORIES: tuple[str, ...] = ("passed", "task_failure", "infra_error")
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrialTable:
     """One row per trial; strings are coded as indices into the name lists."""
 
@@ -36,7 +36,7 @@ class TrialTable:
             return None
 
 
-@dataclass
+@dataclass(frozen=True)
 class CellCounts:
     """Counts per (task, profile): arrays of shape (n_tasks, n_profiles)."""
 
@@ -56,7 +56,7 @@ class CellCounts:
 
     @property
     def failed(self) -> np.ndarray:
-        return self.n - self.passed - self.infra
+        return np.asarray(self.n - self.passed - self.infra)
 
     def success_rates(self) -> np.ndarray:
         """Per-task success rate, infra errors counted as failures; NaN where no trials."""

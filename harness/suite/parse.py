@@ -137,9 +137,9 @@ def _parse_task(root: Path, d: Path, problems: list[str], warnings: list[str]) -
             problems.append(f"{rel}/task.toml: not valid TOML: {e}")
         except OSError as e:
             problems.append(f"{rel}/task.toml: cannot read: {e.strerror}")
-    for f, what in (("instruction.md", "the instruction"), ("tests/test.sh", "the verifier")):
-        if not (d / f).is_file():
-            problems.append(f"{rel}/{f}: missing ({what})")
+    for name, what in (("instruction.md", "the instruction"), ("tests/test.sh", "the verifier")):
+        if not (d / name).is_file():
+            problems.append(f"{rel}/{name}: missing ({what})")
     solve = d / "solution" / "solve.sh"
     if not solve.is_file():
         warnings.append(f"{rel}: no solution/solve.sh; only an --agent other than the oracle can run it")

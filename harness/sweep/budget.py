@@ -19,13 +19,14 @@ import os
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from harness.errors import UsageError
 from harness.units import format_size
 
 if TYPE_CHECKING:
-    from harness.sweep.profiles import TrialLimits
+    from harness.limits import LimitSettings
+    from harness.schema.manifest import BudgetInfo
 
 MIB = 1 << 20
 GIB = 1 << 30
@@ -48,11 +49,11 @@ class Demand:
     millicpus: int
 
     @classmethod
-    def of(cls, limits: TrialLimits) -> Demand:
-        cpus = limits.declared_cpus
+    def of(cls, limits: LimitSettings) -> Demand:
+        cpus = limits.declared_cpus or 0.0
         if limits.cpu_max_cpus is not None:
             cpus = min(cpus, limits.cpu_max_cpus)
-        return cls(limits.memory_guarantee_bytes, round(cpus * 1000))
+        return cls(limits.memory_guarantee_bytes or 0, round(cpus * 1000))
 
 
 class Budget:
@@ -91,7 +92,7 @@ class Budget:
             cpus = os.cpu_count() or 1
         return cls(psutil.virtual_memory().total, cpus, concurrency, memory_reserve_bytes, cpu_reserve)
 
-    def why_never_fits(self, limits: TrialLimits) -> str | None:
+    def why_never_fits(self, limits: LimitSettings) -> str | None:
         """Why a trial could not start even on an idle machine, or None if it could."""
         d = Demand.of(limits)
         reasons = []
@@ -105,22 +106,22 @@ class Budget:
                            f"available (host {self.host_cpus:g} less a reserve of {self.cpu_reserve:g})")
         return "; ".join(reasons) or None
 
-    def fits_ever(self, limits: TrialLimits) -> bool:
+    def fits_ever(self, limits: LimitSettings) -> bool:
         return self.why_never_fits(limits) is None
 
-    def can_start(self, limits: TrialLimits) -> bool:
+    def can_start(self, limits: LimitSettings) -> bool:
         """True if the trial fits beside the running ones now."""
         d = Demand.of(limits)
         return (self.running < self.concurrency
                 and self.used_memory + d.memory_bytes <= self.memory_capacity
                 and self.used_millicpus + d.millicpus <= self.millicpu_capacity)
 
-    def start(self, limits: TrialLimits) -> None:
+    def start(self, limits: LimitSettings) -> None:
         """Take the trial's guarantee; ValueError if it does not fit now."""
         if not self.try_start(limits):
             raise ValueError(f"trial does not fit the budget now: {self}")
 
-    def try_start(self, limits: TrialLimits) -> bool:
+    def try_start(self, limits: LimitSettings) -> bool:
         with self._lock:
             if not self.can_start(limits):
                 return False
@@ -130,7 +131,7 @@ class Budget:
             self.used_millicpus += d.millicpus
             return True
 
-    def finish(self, limits: TrialLimits) -> None:
+    def finish(self, limits: LimitSettings) -> None:
         """Give back what ``start`` took for these limits."""
         with self._lock:
             d = Demand.of(limits)
@@ -140,12 +141,14 @@ class Budget:
             self.used_memory -= d.memory_bytes
             self.used_millicpus -= d.millicpus
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> BudgetInfo:
         """The budget's parameters, for the manifest."""
-        return {"host_memory_bytes": self.host_memory_bytes, "host_cpus": self.host_cpus,
-                "concurrency": self.concurrency, "memory_reserve_bytes": self.memory_reserve_bytes,
-                "cpu_reserve": self.cpu_reserve, "memory_capacity_bytes": self.memory_capacity,
-                "cpu_capacity": self.millicpu_capacity / 1000}
+        from harness.schema.manifest import BudgetInfo
+
+        return BudgetInfo(host_memory_bytes=self.host_memory_bytes, host_cpus=self.host_cpus,
+                          concurrency=self.concurrency, memory_reserve_bytes=self.memory_reserve_bytes,
+                          cpu_reserve=self.cpu_reserve, memory_capacity_bytes=self.memory_capacity,
+                          cpu_capacity=self.millicpu_capacity / 1000)
 
     def __str__(self) -> str:
         return (f"{self.running}/{self.concurrency} running, memory {format_size(self.used_memory)} of "
@@ -153,7 +156,7 @@ class Budget:
                 f"{self.millicpu_capacity / 1000:g}")
 
 
-def check_plan(budget: Budget, trials: Iterable[tuple[str, TrialLimits]]) -> None:
+def check_plan(budget: Budget, trials: Iterable[tuple[str, LimitSettings]]) -> None:
     """Refuse up front trials that could never start, naming each task/profile and the numbers.
 
     ``trials`` are (trial id ``task/profile/repeat``, resolved limits) pairs.

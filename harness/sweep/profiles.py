@@ -17,42 +17,16 @@ import math
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from harness.errors import UsageError
+from harness.limits import PROTECTIONS, LimitSettings, Protection, as_protection
+from harness.schema.fields import kwargs
 from harness.suite.task import SAFE_NAME_RE, TaskSpec
-from harness.units import parse_cpu_amount, parse_memory_amount
-
-if TYPE_CHECKING:
-    from harness.limits import LimitSettings
+from harness.units import is_unlimited, parse_cpu_amount, parse_memory_amount
 
 DEFAULT_PROFILE_NAMES: tuple[str, ...] = ("1x", "1.5x", "2x", "3x", "5x", "uncapped")
 UNCAPPED = "uncapped"
-_UNCAPPED_WORDS = ("uncapped", "max", "none", "unlimited")
-PROTECTIONS = ("low", "min")
-
-
-@dataclass(frozen=True)
-class TrialLimits:
-    """Absolute settings for one task under one profile; None means no limit."""
-
-    declared_memory_bytes: int
-    declared_cpus: float
-    memory_guarantee_bytes: int  # memory.low or memory.min
-    memory_max_bytes: int | None
-    memory_high_bytes: int | None
-    protection: str
-    cpu_max_cpus: float | None  # None: no cpu.max
-    swap_max_bytes: int = 0
-
-    def to_limit_settings(self) -> LimitSettings:
-        """The runner's LimitSettings for these numbers."""
-        from harness.limits import LimitSettings
-
-        return LimitSettings(memory_guarantee=self.memory_guarantee_bytes, protection=self.protection,
-                             memory_max=self.memory_max_bytes, memory_high=self.memory_high_bytes,
-                             swap_max=self.swap_max_bytes, cpu_limit=self.cpu_max_cpus,
-                             declared_cpus=self.declared_cpus)
 
 
 @dataclass(frozen=True)
@@ -63,7 +37,7 @@ class Profile:
     memory_multiplier: float | None
     cpu_multiplier: float | None
     guarantee_multiplier: float = 1.0  # of the declared memory; 0 = no guarantee
-    protection: str = "low"
+    protection: Protection = "low"
     memory_high_multiplier: float | None = None
 
     def __post_init__(self) -> None:
@@ -73,22 +47,30 @@ class Profile:
             raise UsageError(f"profile {self.name!r}: {'; '.join(problems)}",
                              "correct the profile's multiples")
 
-    def resolve(self, task: TaskSpec) -> TrialLimits:
-        """Absolute limits for ``task``; bytes round up, so 1x is exactly the spec."""
+    def resolve(self, task: TaskSpec) -> LimitSettings:
+        """Absolute limits for ``task``; bytes round up, so 1x is exactly the spec. Swap is 0."""
         mem = task.memory_bytes
-        return TrialLimits(
+        return LimitSettings(
             declared_memory_bytes=mem, declared_cpus=task.cpus,
             memory_guarantee_bytes=_times(self.guarantee_multiplier, mem) or 0,
             memory_max_bytes=_times(self.memory_multiplier, mem),
             memory_high_bytes=_times(self.memory_high_multiplier, mem),
-            protection=self.protection,
+            protection=self.protection, swap_max_bytes=0,
             cpu_max_cpus=None if self.cpu_multiplier is None else self.cpu_multiplier * task.cpus,
         )
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "memory_multiplier": self.memory_multiplier,
                 "cpu_multiplier": self.cpu_multiplier, "guarantee_multiplier": self.guarantee_multiplier,
                 "protection": self.protection, "memory_high_multiplier": self.memory_high_multiplier}
+
+    @classmethod
+    def from_json(cls, doc: Any, where: str) -> Profile:
+        args = kwargs(cls, doc, where)
+        try:
+            return cls(**args)
+        except UsageError as e:
+            raise UsageError(f"{where}: {e.message}", e.fix) from None
 
 
 def profile_problems(name: str, memory: float | None, cpu: float | None, guarantee: float,
@@ -123,7 +105,7 @@ def multiple_name(mult: float | None) -> str:
 def parse_multiple_token(text: str, what: str, kind: str = "memory") -> float | None:
     """``3x``/``1.5x`` → 3.0/1.5; ``uncapped``/``max`` → None. Absolute sizes are refused."""
     token = str(text).strip()
-    if token.lower() in _UNCAPPED_WORDS:
+    if is_unlimited(token):
         return None
     amount = parse_memory_amount(token, what) if kind == "memory" else parse_cpu_amount(token, what)
     if amount.multiple is None:
@@ -282,8 +264,9 @@ def _profile(table: dict[str, Any], where: str, problems: list[str]) -> Profile 
         name = multiple_name(mem) if cpu == mem else combined_name(mem, cpu)
     if len(problems) > before or guarantee is None:
         return None
-    wrong = profile_problems(name, mem, cpu, guarantee, table.get("protection", "low"), high)
+    protection = table.get("protection", "low")
+    wrong = profile_problems(name, mem, cpu, guarantee, protection, high)
     problems.extend(f"{where}: {w}" for w in wrong)
     if wrong:
         return None
-    return Profile(name, mem, cpu, guarantee, table.get("protection", "low"), high)
+    return Profile(name, mem, cpu, guarantee, as_protection(protection), high)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import sys
 import time
 from collections import Counter
-from typing import Any, TextIO
+from typing import TextIO
 
-from harness.record import category
+from harness.schema.record import TrialRecord, category
 
 
 def _duration(seconds: float) -> str:
@@ -45,15 +45,15 @@ class Progress:
                 f"passed {c['passed']} failed {c['task_failure']} infra {c['infra_error']} "
                 f"| {rate:.1f}/min | ETA {eta}")
 
-    def trial_done(self, rec: dict[str, Any]) -> None:
+    def trial_done(self, rec: TrialRecord) -> None:
         self.done += 1
-        self.counts[category(rec["outcome"])] += 1
+        self.counts[category(rec.outcome)] += 1
         if self.tty:
             self.stream.write("\r\033[K" + self.line())
         else:
-            reason = f" ({rec['infra_reason']})" if rec.get("infra_reason") else ""
-            self.stream.write(f"{self.done}/{self.total} {rec['trial_id']}: {rec['outcome']}{reason} "
-                              f"{rec.get('wall_seconds', 0):.1f}s\n")
+            reason = f" ({rec.infra_reason})" if rec.infra_reason else ""
+            self.stream.write(f"{self.done}/{self.total} {rec.trial_id}: {rec.outcome}{reason} "
+                              f"{rec.wall_seconds:.1f}s\n")
         self.stream.flush()
 
     def note(self, message: str) -> None:

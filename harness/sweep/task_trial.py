@@ -3,6 +3,7 @@ the verifier in a cgroup of its own without them (it judges the work, not the ma
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import subprocess
@@ -10,19 +11,34 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Protocol
 
 from harness.cgroup.workspace import Workspace, safe_name
 from harness.limits import LimitSettings
-from harness.record import RunRecord
 from harness.runner.classify import combine
-from harness.runner.trial import EventCallback, RunSpec, run_trial
+from harness.runner.trial import EventCallback, RunSpec, error_record, run_trial
+from harness.schema.record import InfraReason, Outcome, RunRecord, TrialRecord, VerifierResult
 from harness.suite.task import TaskSpec
 from harness.sweep.agent import AgentTemplate
 from harness.sweep.plan import Trial
-from harness.sweep.profiles import Profile, TrialLimits
+from harness.sweep.profiles import Profile
 
 REWARD_FILE = "reward.txt"  # where a verifier may write 1 (pass) or 0; see README
+
+
+class Environment(Protocol):
+    """Where a task's trials run (harness.environments): runs one trial to its end and returns
+    its record (not yet written).
+
+    Every environment puts the agent phase under the profile's limits in a trial cgroup
+    of the harness's own, reads OOM kills and counters from it exactly as a host trial
+    does, and leaves nothing behind (no process, no cgroup, no container).
+    """
+
+    name: str
+
+    def run_trial(self, ctx: TrialContext, task: TaskSpec, profile: Profile, trial: Trial,
+                  on_event: EventCallback | None = None) -> TrialRecord: ...
 
 
 @dataclass(frozen=True)
@@ -37,7 +53,7 @@ class TrialContext:
     sweep_id: str
     keep_workdirs: bool = False
     # Per task, where its trials run (harness.environments); a task not named runs here.
-    environments: Mapping[str, Any] = field(default_factory=dict)
+    environments: Mapping[str, Environment] = field(default_factory=dict)
 
 
 def trial_paths(out_dir: Path, trial_id: str) -> tuple[Path, Path]:
@@ -47,11 +63,11 @@ def trial_paths(out_dir: Path, trial_id: str) -> tuple[Path, Path]:
 
 
 def run_task_trial(ctx: TrialContext, task: TaskSpec, profile: Profile, trial: Trial,
-                   on_event: EventCallback | None = None) -> dict[str, Any]:
+                   on_event: EventCallback | None = None) -> TrialRecord:
     """Run one trial to its end and return its record (not yet written)."""
     environment = ctx.environments.get(task.name)
     if environment is not None:
-        return environment.run_trial(ctx, task, profile, trial, on_event)  # type: ignore[no-any-return]
+        return environment.run_trial(ctx, task, profile, trial, on_event)
     workdir, logdir = trial_paths(ctx.out_dir, trial.trial_id)
     shutil.rmtree(workdir, ignore_errors=True)  # a half-done attempt of a killed sweep
     workdir.mkdir(parents=True)
@@ -64,7 +80,7 @@ def run_task_trial(ctx: TrialContext, task: TaskSpec, profile: Profile, trial: T
         with open(logdir / "agent.log", "wb") as log:
             agent = run_trial(ctx.workspace, RunSpec(
                 command=ctx.agent.expand(task.path, task.instruction_path, workdir, task.name),
-                limits=limits.to_limit_settings(), cwd=str(workdir), env=env,
+                limits=limits, cwd=str(workdir), env=env,
                 timeout=task.agent_timeout_sec, stdin=subprocess.DEVNULL, stdout=log,
                 stderr=log, name=f"{task.name}-{profile.name}", new_session=True,
                 backend=ctx.backend, on_event=on_event))
@@ -79,7 +95,7 @@ def run_task_trial(ctx: TrialContext, task: TaskSpec, profile: Profile, trial: T
     finally:
         if not ctx.keep_workdirs:
             shutil.rmtree(workdir, ignore_errors=True)
-    return {**_record(agent, verifier, reward), **sweep_fields(ctx, profile, trial, limits)}
+    return _record(agent, verifier, reward, ctx, profile, trial, limits)
 
 
 def _environment(task: TaskSpec, trial: Trial, workdir: Path, reward: Path, profile: str) -> dict[str, str]:
@@ -104,31 +120,43 @@ def _verifier_verdict(verifier: RunRecord, reward: Path) -> tuple[bool, float | 
     return verifier.exit_code == 0 and not verifier.timed_out, None
 
 
-def _record(agent: RunRecord, verifier: RunRecord | None, reward: Path) -> dict[str, Any]:
-    rec = agent.to_dict()
-    v: dict[str, Any] | None = None
+def _record(agent: RunRecord, verifier: RunRecord | None, reward: Path, ctx: TrialContext,
+            profile: Profile, trial: Trial, limits: LimitSettings) -> TrialRecord:
+    v: VerifierResult | None = None
+    outcome: Outcome
+    reason: InfraReason | None
     if verifier is None:
         outcome, reason = agent.outcome, agent.infra_reason
     else:
         passed, value = _verifier_verdict(verifier, reward)
-        v = {k: getattr(verifier, k) for k in ("outcome", "infra_reason", "exit_code", "signal",
-                                                 "timed_out", "wall_seconds", "memory_peak_bytes",
-                                                 "error")}
-        v["reward"] = value
+        v = VerifierResult.of(verifier, value)
         if verifier.outcome == "infra_error" or verifier.oom_kill_source is not None:
             outcome, reason = "infra_error", "verifier_error"
         else:
             verdict = combine(agent.oom_kill_source, agent.timed_out, passed)
             outcome, reason = verdict.outcome, verdict.infra_reason
-    rec.update(outcome=outcome, infra_reason=reason, agent_outcome=agent.outcome, verifier=v)
-    return rec
+    return trial_record(agent, ctx, profile, trial, limits, outcome=outcome, infra_reason=reason,
+                        agent_outcome=agent.outcome, verifier=v)
 
 
-def sweep_fields(ctx: TrialContext, profile: Profile, trial: Trial, limits: TrialLimits) -> dict[str, Any]:
-    """What a sweep adds to the runner's record (see harness.record.SWEEP_FIELDS)."""
-    return {"trial_id": trial.trial_id, "task": trial.task, "profile": trial.profile,
-            "memory_multiplier": profile.memory_multiplier, "cpu_multiplier": profile.cpu_multiplier,
-            "repeat": trial.repeat, "seed": trial.seed_for_trial, "host": ctx.host,
-            "sweep_id": ctx.sweep_id, "declared_memory_bytes": limits.declared_memory_bytes,
-            "declared_cpus": limits.declared_cpus,
-            "environment": getattr(ctx.environments.get(trial.task), "name", "host")}
+def harness_error_trial(ctx: TrialContext, task: TaskSpec, profile: Profile, trial: Trial,
+                        message: str) -> TrialRecord:
+    """The record of a trial the harness failed around (disk, cgroup): an infra error."""
+    run = error_record([], ctx.backend, message)
+    return trial_record(run, ctx, profile, trial, profile.resolve(task), outcome=run.outcome,
+                        infra_reason=run.infra_reason, agent_outcome=None, verifier=None)
+
+
+def trial_record(run: RunRecord, ctx: TrialContext, profile: Profile, trial: Trial, limits: LimitSettings,
+                 *, outcome: Outcome, infra_reason: InfraReason | None, agent_outcome: Outcome | None,
+                 verifier: VerifierResult | None) -> TrialRecord:
+    """The agent phase's record with the sweep's fields and the trial's verdict."""
+    fields = {f.name: getattr(run, f.name) for f in dataclasses.fields(RunRecord)}
+    fields.update(outcome=outcome, infra_reason=infra_reason)
+    assert limits.declared_memory_bytes is not None and limits.declared_cpus is not None
+    return TrialRecord(
+        **fields, trial_id=trial.trial_id, task=trial.task, profile=trial.profile,
+        memory_multiplier=profile.memory_multiplier, cpu_multiplier=profile.cpu_multiplier,
+        repeat=trial.repeat, seed=trial.seed_for_trial, host=ctx.host, sweep_id=ctx.sweep_id,
+        declared_memory_bytes=limits.declared_memory_bytes, declared_cpus=limits.declared_cpus,
+        agent_outcome=agent_outcome, verifier=verifier)
