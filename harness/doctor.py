@@ -90,7 +90,7 @@ def diagnose(cgroup_root: Path | None = None) -> Diagnosis:
                   + ("on a hybrid host they are bound to v1; use --backend uml"
                      if layout == "hybrid" else
                      "delegate them (systemd: Delegate=yes; user@.service gives memory pids, "
-                     "cpu since systemd 252)"))))
+                     "cpu since systemd 252)" + _SLURM_HINT * bool(os.environ.get("SLURM_JOB_ID"))))))
     writable = os.access(source, os.W_OK)
     add(Check("may write", writable, str(source),
               None if writable else
@@ -112,8 +112,21 @@ def diagnose(cgroup_root: Path | None = None) -> Diagnosis:
         add(Check("protection above the subtree", None, f"memory.low of {loc.base} = {low}",
                   "trial guarantees are only effective up to it: systemd-run -p MemoryLow=... "
                   "sets it" if low == "0" else None))
+    if loc.base.exists():
+        from harness.cgroup.limit_above import limit_above
+
+        above = limit_above(loc.base, loc.mount)
+        add(Check("memory limit above", None, f"memory.max {above[0] >> 20} MiB at {above[1]}" if above
+                  else "none (trials are bounded by the machine's memory)"))
     d.native_ready = bool(not missing and writable and layout != "v1")
     return d
+
+
+# Seen with Slurm 22.05's cgroup/v2 plugin (scripts/slurm_cgroup_v2_probe.sh): a job's
+# cgroup got cpu and memory (cpuset where the kernel has it), not pids.
+_SLURM_HINT = ("; in a Slurm job with CgroupPlugin=cgroup/v2, Slurm (22.05) hands the job only "
+               "the controllers it constrains (cpu, memory), not pids: run the job's trials with "
+               "--backend uml, or start the harness outside Slurm's cgroups")
 
 
 def _probe_cgroup(base: Path, mount: Path) -> Path | None:

@@ -165,31 +165,31 @@ def test_a_container_trial_record_round_trips_through_the_schema() -> None:
 
 def test_a_uml_sweep_gets_the_hosts_images_as_a_disk_only_when_it_may_run_containers(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """The seam: `Uml.sweep_status` hands the guest the store of this host's images (a
-    copy-on-write disk, removed afterwards) for a podman sweep, nothing for a host sweep."""
-    from harness.backends.backend import Uml
+    """The seam: a sweep through `uml_sweep` hands the guest the store of this host's images
+    (a copy-on-write disk, removed afterwards) for a podman sweep, nothing for a host sweep."""
+    from harness.backends import uml_relay, uml_sweep
     from harness.environments import uml_handoff, uml_store
     from harness.schema.settings import SweepSettings
     from harness.sweep.profiles import parse_profiles
 
     seen: list[tuple[tuple[str, ...], list[str]]] = []
 
-    def call(self: Uml, argv: list[str]) -> int:
-        seen.append((self.disks, argv))
-        for disk in self.disks:
+    def run_harness(argv: list[str], mem: str | None = None, disks: tuple[str, ...] = ()) -> int:
+        seen.append((tuple(disks), argv))
+        for disk in disks[1:]:
             Path(disk.split(",")[0]).write_bytes(b"cow")  # what the guest would write
         return 0
 
-    monkeypatch.setattr(Uml, "call", call)
+    monkeypatch.setattr(uml_relay, "run_harness", run_harness)
     store = tmp_path / "store.img"
     monkeypatch.setattr(uml_handoff, "guest_store", lambda tasks: store)
     monkeypatch.setattr(uml_store, "cache_dir", lambda: tmp_path)
     host = SweepSettings(suite=SUITE, profiles=tuple(parse_profiles("1x", None)), seed=1)
-    assert Uml().sweep_status(host, tmp_path / "a", resume=False) == 0
+    assert uml_sweep.start(host, tmp_path / "a") == 0
     assert seen[-1][0] == ()
     podman = SweepSettings(suite=SUITE, profiles=tuple(parse_profiles("1x", None)), seed=1,
                            environment="podman")
-    assert Uml(disks=("extra",)).sweep_status(podman, tmp_path / "b", resume=False) == 0
+    assert uml_sweep.start(podman, tmp_path / "b", disks=("extra",)) == 0
     disks, argv = seen[-1]
     assert disks[0] == "extra" and disks[1].endswith(f",{store}") and len(disks) == 2
     assert '"environment": "podman"' in argv[argv.index("--settings-json") + 1]

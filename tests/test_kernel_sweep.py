@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 
 from conftest import REPO
@@ -112,28 +113,37 @@ def test_bad_suite_is_refused_before_anything_runs(kernel, shared_tmp):
 
 
 def test_slurm_array_script_runs_and_resumes_shards(kernel, shared_tmp):
+    """The array task side of scripts/slurm_sweep.sh (no Slurm; tests/test_slurm_live.py has
+    one): the seed and shard count are the plan's, whatever the array's ids and count."""
     suite = shared_tmp / "suite"
     for name in ("a", "b"):
         write_task(suite, name, "echo ok > result")
+    exe = shared_tmp / "harness"
+    python = os.path.realpath(kernel.python)
+    exe.write_text(f'#!/bin/sh\nPYTHONPATH={REPO} exec {python} -P -m harness "$@"\n')
+    exe.chmod(0o755)
+    prefix = shared_tmp / "out"
+    r = kernel.run([str(exe), "shard", "prepare", str(suite), str(prefix), "--shards", "2", "--seed", "4242",
+                    "--profiles", "1x,3x", "--repeats", "1"])
+    assert r.returncode == 0, r.stderr
     script = str(REPO / "scripts" / "slurm_sweep.sh")
-    env = {"SLURM_ARRAY_TASK_COUNT": "2", "SLURM_ARRAY_JOB_ID": "4242", "PYTHON": kernel.python,
+    # A resubmission's ids: a count of 1 and a new job id, which must change nothing.
+    env = {"SLURM_ARRAY_TASK_COUNT": "1", "SLURM_ARRAY_JOB_ID": "77", "HARNESS": str(exe),
            "HARNESS_BACKEND": "native"}
     ids = Counter()
     for i in ("1", "2"):
-        r = kernel.run(["bash", script, str(suite), str(shared_tmp / "out"), "--profiles", "1x,3x",
-                        "--repeats", "1"], env={**env, "SLURM_ARRAY_TASK_ID": i})
+        r = kernel.run(["bash", script, "run", str(prefix)], env={**env, "SLURM_ARRAY_TASK_ID": i})
         assert r.returncode == 0, r.stderr
-        recs = records(shared_tmp / "out" / f"shard-{i}")
+        recs = records(prefix / f"shard-{i}")
         ids.update(x["trial_id"] for x in recs)
-        m = json.loads((shared_tmp / "out" / f"shard-{i}" / "manifest.json").read_text())
+        m = json.loads((prefix / f"shard-{i}" / "manifest.json").read_text())
         assert m["seed"] == 4242 and m["shard"] == f"{i}/2"
     assert len(ids) == 4 and set(ids.values()) == {1}
-    # resubmitting a finished task resumes it: nothing runs twice
-    before = records(shared_tmp / "out" / "shard-1")
-    r = kernel.run(["bash", script, str(suite), str(shared_tmp / "out")],
-                   env={**env, "SLURM_ARRAY_TASK_ID": "1"})
-    assert r.returncode == 0, r.stderr
-    assert records(shared_tmp / "out" / "shard-1") == before
+    # resubmitting a finished task does nothing, and says so: nothing runs twice
+    before = records(prefix / "shard-1")
+    r = kernel.run(["bash", script, "run", str(prefix)], env={**env, "SLURM_ARRAY_TASK_ID": "1"})
+    assert r.returncode == 0 and "finished; nothing to do" in r.stderr, r.stderr
+    assert records(prefix / "shard-1") == before
 
 
 def test_shard_without_seed_is_refused(kernel, shared_tmp):

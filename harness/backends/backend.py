@@ -9,8 +9,6 @@ as ``--backend auto|native|uml`` does.
 
 from __future__ import annotations
 
-import dataclasses
-import os
 import tempfile
 from abc import ABC, abstractmethod
 from collections import Counter
@@ -20,8 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from harness.backends.choose import resolve_backend
-from harness.backends.guest_commands import harness_command, resume_argv, run_argv, sweep_argv
-from harness.backends.protocol import backend_label, guest_environment
+from harness.backends.guest_commands import run_argv
+from harness.backends.protocol import backend_label
 from harness.errors import HarnessError, Interrupted, UsageError
 from harness.exits import ExitStatus
 from harness.limits import LimitSettings
@@ -88,38 +86,30 @@ class Uml(Backend):
 
     cgroup_root: Path | None = None  # inside the guest
     mem: str | None = None  # guest RAM; default: `harness.backends.uml.default_guest_mem`
-    disks: tuple[str, ...] = ()  # the guest's ubd disks (`harness.backends.uml.UmlGuest`)
+    disks: tuple[str, ...] = ()  # more ubd disks for the guest (`harness.backends.uml.UmlGuest`)
     name = "uml"
 
     def call(self, argv: list[str]) -> int:
         """Run ``harness ARGV`` in a guest; its exit status."""
-        from harness.backends.uml import default_guest_mem
-        from harness.backends.uml_relay import run_once
+        from harness.backends.uml_relay import run_harness
 
-        return run_once(harness_command(argv), cwd=os.getcwd(), env=guest_environment(),
-                        mem=self.mem or default_guest_mem(), disks=list(self.disks))
-
-    def sweep_status(self, settings: SweepSettings | None, out_dir: Path, *, resume: bool,
-                     as_json: bool = False) -> int:
-        """A new sweep (``settings``) or a resumed one in a guest; its exit status. A sweep
-        that may run containers gets this host's images as a disk (harness.environments)."""
-        from harness.environments.uml_handoff import sweep_disks
-
-        with sweep_disks(settings, out_dir if resume else None) as disks:
-            guest = dataclasses.replace(self, disks=(*self.disks, *disks))
-            if resume:
-                return guest.call(resume_argv(out_dir, cgroup_root=self.cgroup_root, as_json=as_json))
-            assert settings is not None
-            return guest.call(sweep_argv(settings, out_dir, cgroup_root=self.cgroup_root, as_json=as_json))
+        return run_harness(argv, self.mem, self.disks)
 
     def sweep(self, settings: SweepSettings, out_dir: Path,
               progress: TextIO | None = None) -> SweepResult:
+        """In one guest, or one per CPU with ``concurrency`` above 1 (`uml_parts`)."""
+        from harness.backends import uml_sweep
+
         out_dir = out_dir.resolve()
-        return _sweep_result(out_dir, self.sweep_status(settings, out_dir, resume=False))
+        return _sweep_result(out_dir, uml_sweep.start(settings, out_dir, cgroup_root=self.cgroup_root,
+                                                      mem=self.mem, disks=self.disks))
 
     def resume(self, out_dir: Path, progress: TextIO | None = None) -> SweepResult:
+        from harness.backends import uml_sweep
+
         out_dir = out_dir.resolve()
-        return _sweep_result(out_dir, self.sweep_status(None, out_dir, resume=True))
+        return _sweep_result(out_dir, uml_sweep.resume(out_dir, cgroup_root=self.cgroup_root, mem=self.mem,
+                                                       disks=self.disks))
 
     def run(self, command: Sequence[str], limits: LimitSettings, *, timeout: float | None = None,
             grace: float = 5.0) -> RunRecord:
@@ -138,7 +128,9 @@ class Uml(Backend):
 
 
 def _sweep_result(out_dir: Path, status: int) -> SweepResult:
-    """The result of a sweep the guest ran, from its exit status and its result directory."""
+    """The result of a sweep the guest(s) ran, from the exit status and the result directory
+    (or its parts, one per guest)."""
+    from harness.backends.uml_parts import result_dirs
     from harness.results import store
     from harness.sweep.execute import SweepResult
 
@@ -150,10 +142,11 @@ def _sweep_result(out_dir: Path, status: int) -> SweepResult:
                          "correct it and run again")
     if status != ExitStatus.OK:
         raise HarnessError(f"the sweep in the guest failed (exit {status})", "see the messages above")
-    manifest = store.read_manifest(out_dir)
-    records = store.read_trials(out_dir / store.TRIALS_FILE).records
+    dirs = result_dirs(out_dir)
+    planned = sum(store.read_manifest(d).n_trials_planned for d in dirs)
+    records = [r for d in dirs for r in store.read_trials(d / store.TRIALS_FILE).records]
     counts: Counter[str] = Counter(category(str(r[OUTCOME])) for r in records)
-    return SweepResult(out_dir, manifest.n_trials_planned, len(records), dict(counts))
+    return SweepResult(out_dir, planned, len(records), dict(counts))
 
 
 def choose(requested: str = "auto", cgroup_root: Path | None = None, mem: str | None = None) -> Backend:

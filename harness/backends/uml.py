@@ -34,11 +34,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
+from harness.backends import guest_network
 from harness.errors import HarnessError, UsageError
 
 KERNEL_ENV = "HARNESS_UML_KERNEL"
 SCRATCH_ENV = "HARNESS_UML_SCRATCH"
-MEM_ENV = "HARNESS_UML_MEM"
+MEM_ENV = "HARNESS_UML_MEM"  # also read by guest_memory
 UML_INSTALL = "apt-get update && apt-get install -y user-mode-linux"
 BOOT_TIMEOUT = 60.0
 # First host-side sleep between looks for a result file (it grows; see GuestCommand.wait).
@@ -117,17 +118,15 @@ def check_visible(path: str | os.PathLike[str], what: str) -> None:
 
 
 def default_guest_mem() -> str:
-    """Guest RAM for trials: ``$HARNESS_UML_MEM``, else three quarters of the host's.
+    """Guest RAM for trials: ``$HARNESS_UML_MEM``, else three quarters of what this process
+    is granted (host, Slurm job or cgroup; see guest_memory).
 
     UML backs guest memory lazily with a host file, so a large guest costs only what its
     trials touch, and tasks with gigabytes of declared memory fit in it.
     """
-    env = os.environ.get(MEM_ENV)
-    if env:
-        return env
-    import psutil
+    from harness.backends.guest_memory import guest_mem
 
-    return f"{(psutil.virtual_memory().total * 3 // 4) >> 20}M"
+    return guest_mem(1)
 
 
 def guest_env(env: Mapping[str, str]) -> dict[str, str]:
@@ -174,7 +173,7 @@ mount -t cgroup2 cgroup2 /sys/fs/cgroup
 # The host's /proc, for the agent to notice when the host process is gone.
 mount -t hostfs none {scratch}/hostproc -o /proc
 ip link set lo up 2>/dev/null
-hostname harness-uml 2>/dev/null
+{network}hostname harness-uml 2>/dev/null
 cd
 PYTHONPATH={pythonpath} {python} -S -m harness.backends.uml_guest {spec}
 status=$?
@@ -196,9 +195,10 @@ class UmlGuest:
 
     def __init__(self, mem: str = "1G", scratch: str | os.PathLike[str] | None = None,
                  env: Mapping[str, str] | None = None,
-                 disks: list[str | os.PathLike[str]] | None = None) -> None:
+                 disks: list[str | os.PathLike[str]] | None = None, network: str | None = None) -> None:
         if not _MEM_RE.match(mem):
             raise UsageError(f"guest memory {mem!r} is not a size", "give e.g. 512M or 1G")
+        self.network = guest_network.resolve(network)  # "none" or "slirp"
         self.mem = mem
         # Host files the guest sees as block devices /dev/ubda, /dev/ubdb, ...: hostfs reads
         # bypass the guest's page cache, so what needs a real page cache (or swap) needs these.
@@ -257,10 +257,12 @@ class UmlGuest:
         init = s / "init.sh"
         init.write_text(_INIT.format(path=shlex.quote(env["PATH"]), python=shlex.quote(python),
                                      pythonpath=shlex.quote(pkg_root), scratch=shlex.quote(str(s)),
-                                     spec=shlex.quote(str(s / "spec.json"))))
+                                     spec=shlex.quote(str(s / "spec.json")),
+                                     network=guest_network.init_lines(self.network)))
         init.chmod(0o755)
         argv = [str(kernel), f"mem={self.mem}", f"umid={self.umid}", f"uml_dir={s / 'uml'}",
                 *(f"ubd{i}={d}" for i, d in enumerate(self.disks)),
+                *guest_network.kernel_args(self.network),
                 "root=/dev/root", "rootfstype=hostfs", "rootflags=/", "rw", "quiet", "loglevel=1",
                 "con=null", "con0=fd:0,fd:1", f"init={init}"]
         t0 = time.monotonic()
@@ -299,6 +301,17 @@ class UmlGuest:
         reason = [t for t in text[:-lines] if "panic" in t.lower()][:1]
         return "console log (last lines):\n  " + "\n  ".join(reason + (["..."] if reason else []) + tail
                                                            if text else ["(empty)"])
+
+    def death(self) -> UmlError:
+        """Why this guest died under a command: memory, a signal, or unknown (guest_death)."""
+        from harness.backends.guest_death import died
+
+        rc = self._proc.returncode if self._proc is not None else None
+        try:
+            console = self.console_log.read_bytes().decode(errors="replace")
+        except (OSError, AssertionError):
+            console = ""
+        return UmlError(*died(rc, console, self._console_tail()))
 
     @property
     def alive(self) -> bool:
@@ -418,8 +431,7 @@ class GuestCommand:
             if tick is not None:
                 tick()
             if not self.guest.alive:
-                raise UmlError(f"the UML guest died while running a command\n{self.guest._console_tail()}",
-                               "see the console log; the guest may be out of memory (raise mem=)")
+                raise self.guest.death()
             if deadline is not None and time.monotonic() > deadline:
                 raise UmlError("the UML guest agent did not report a timed-out command",
                                "the guest is unresponsive; close() it and boot another")

@@ -12,11 +12,12 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import IO
 
+from harness.backends.guest_death import await_signal, stopped
 from harness.backends.uml import GuestCommand, GuestResult, UmlError, UmlGuest, check_visible, guest_env
 from harness.exits import ExitStatus, killed_by
 
@@ -55,6 +56,17 @@ def run_once(argv: list[str], *, cwd: str | os.PathLike[str], env: Mapping[str, 
     return run_many([argv], cwd=cwd, env=env, mem=mem, disks=disks)[0]
 
 
+def run_harness(argv: list[str], mem: str | None = None, disks: Sequence[str] = ()) -> int:
+    """Run ``harness ARGV`` (from `guest_commands`) in a fresh guest over this host's files,
+    in our working directory, with ``disks`` as its ubd disks; its exit status as `run_once` gives it."""
+    from harness.backends.guest_commands import harness_command
+    from harness.backends.protocol import guest_environment
+    from harness.backends.uml import default_guest_mem
+
+    return run_once(harness_command(argv), cwd=os.getcwd(), env=guest_environment(),
+                    mem=mem or default_guest_mem(), disks=list(disks))
+
+
 def run_many(commands: list[list[str]], *, cwd: str | os.PathLike[str], env: Mapping[str, str] | None,
              mem: str = "1G", labels: list[str] | None = None, stdout: IO[str] | None = None,
              disks: list[str] | None = None) -> list[int]:
@@ -74,7 +86,11 @@ def run_many(commands: list[list[str]], *, cwd: str | os.PathLike[str], env: Map
         with contextlib.ExitStack() as stack:
             for guest in guests:
                 stack.callback(guest.close)
-            _boot_all(guests)
+            try:
+                _boot_all(guests)
+            except UmlError:
+                if await_signal(interrupted) is None:
+                    raise
             if interrupted:
                 return [killed_by(interrupted[0])] * len(commands)
             cmds = [g.submit(argv, cwd=cwd, env=guest_env(env or {}), live=True)
@@ -133,12 +149,20 @@ def _relay_until_done(guests: list[UmlGuest], cmds: list[GuestCommand], tails: l
                 rc = result.returncode
                 status[i] = killed_by(-rc) if rc < 0 else rc
             elif not guest.alive:
-                raise UmlError(f"the UML guest died while running a command\n{guest._console_tail()}",
-                               "see the console log; the guest may be out of memory (raise mem=)")
+                status[i] = _dead_guest(guest, interrupted)
         time.sleep(0.1)
     if interrupted:
         return [killed_by(interrupted[0]) if s is None or s == 0 else s for s in status]
     return [s if s is not None else ExitStatus.HARNESS for s in status]
+
+
+def _dead_guest(guest: UmlGuest, interrupted: list[int]) -> int:
+    """128+N when signal N stopped the guest and us (say so); else raise why it died."""
+    signum = await_signal(interrupted)
+    if signum is None:
+        raise guest.death()
+    print(f"harness: {stopped(signum).message}", file=sys.stderr, flush=True)
+    return killed_by(signum)
 
 
 class _TextSink:

@@ -19,6 +19,7 @@ _COMMANDS = {
     "report": "harness.cli.report_cmds:report",
     "compare": "harness.cli.report_cmds:compare",
     "power": "harness.cli.report_cmds:power",
+    "shard": "harness.cli.shard_cmd:shard",
 }
 
 

@@ -69,6 +69,7 @@ def demo(out_dir: Path | None, repeats: int, seed: int, as_json: bool, fmt: str,
 
 def _run_in_guests(out_dir: Path, suite: Path, repeats: int, seed: int, shards: int) -> list[Path]:
     from harness.backends.guest_commands import harness_command, sweep_argv
+    from harness.backends.guest_memory import guest_mem
     from harness.backends.protocol import guest_environment
     from harness.backends.uml_relay import run_many
     from harness.schema.settings import SweepSettings
@@ -84,7 +85,7 @@ def _run_in_guests(out_dir: Path, suite: Path, repeats: int, seed: int, shards: 
         f"into {out_dir}")
     with errors_exit(ExitStatus.HARNESS):
         # The shards' stdout (their result directory) is talk here: ours is the report.
-        codes = run_many(commands, cwd=os.getcwd(), env=guest_environment(),
+        codes = run_many(commands, cwd=os.getcwd(), env=guest_environment(), mem=guest_mem(shards),
                          labels=[f"shard {i}" for i in range(1, shards + 1)], stdout=sys.stderr)
     bad = [(d, c) for d, c in zip(dirs, codes, strict=True) if c != 0]
     if bad:

@@ -62,8 +62,6 @@ def sweep(suite: Path | None, out_dir: Path | None, resume_dir: Path | None, pro
     trial, fsynced). Prints DIR on stdout when done (--json: a summary).
     Exit: 0 done; 2 bad input; 125 the harness failed; 130 interrupted (resume it).
     """
-    from harness.backends.backend import Uml, choose
-
     with errors_exit(ExitStatus.BAD_INPUT):
         settings = None
         if settings_json is not None:
@@ -74,14 +72,26 @@ def sweep(suite: Path | None, out_dir: Path | None, resume_dir: Path | None, pro
         elif suite is not None or out_dir is not None:
             raise UsageError("--resume takes the result directory alone",
                              "drop SUITE and --out: the manifest holds the sweep's settings")
+    run_sweep(backend, cgroup_root, settings, out_dir, resume_dir, as_json)
+
+
+def run_sweep(backend: str, cgroup_root: Path | None, settings: SweepSettings | None,
+              out_dir: Path | None, resume_dir: Path | None, as_json: bool) -> None:
+    """Start (``settings`` into ``out_dir``) or resume (``resume_dir``) a sweep on ``backend``,
+    print the result and exit as `harness sweep` does (`harness shard run` too)."""
+    from harness.backends.backend import Uml, choose
+
     with errors_exit(ExitStatus.HARNESS):
         chosen = choose(backend, cgroup_root)
     if isinstance(chosen, Uml):  # the guest (same cwd) prints the result and says what happened
-        target = resume_dir if resume_dir is not None else out_dir
-        assert target is not None and (settings is not None or resume_dir is not None)
-        with errors_exit(ExitStatus.HARNESS):
-            status = chosen.sweep_status(settings, target, resume=resume_dir is not None, as_json=as_json)
-        sys.exit(status)
+        from harness.backends import uml_sweep
+
+        if resume_dir is not None:
+            sys.exit(uml_sweep.resume(resume_dir, cgroup_root=chosen.cgroup_root, mem=chosen.mem,
+                                      as_json=as_json, disks=chosen.disks))
+        assert settings is not None and out_dir is not None
+        sys.exit(uml_sweep.start(settings, out_dir, cgroup_root=chosen.cgroup_root, mem=chosen.mem,
+                                 as_json=as_json, disks=chosen.disks))
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         if resume_dir is not None:

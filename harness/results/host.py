@@ -40,4 +40,7 @@ def host_metadata(backend: str) -> HostInfo:
         memory_bytes=psutil.virtual_memory().total, swap_bytes=psutil.swap_memory().total,
         cgroup_layout=mounts.layout, cgroup_mount=str(mounts.v2) if mounts.v2 else None,
         backend=backend, python_version=sys.version.split()[0], harness_version=__version__,
+        # A guest's way out, if any (UML: "eth0" with HARNESS_UML_NETWORK=slirp).
+        network_interfaces=tuple(sorted(n for n in psutil.net_if_addrs() if n != "lo")),
+        harness_path=str(Path(__file__).resolve().parents[1]),  # which install ran
     )

@@ -58,6 +58,28 @@ class HostInfo:
     backend: str
     python_version: str
     harness_version: str
+    # Added after the first manifests; absent (None) in those, and then left out on write.
+    network_interfaces: tuple[str, ...] | None = None  # a guest's way out, if any (eth0: slirp)
+    harness_path: str | None = None  # where the harness that ran is installed
+
+    def to_json(self) -> dict[str, Any]:
+        doc = dataclasses.asdict(self)
+        for name in _HOST_OPTIONAL:
+            if doc[name] is None:
+                del doc[name]
+        if self.network_interfaces is not None:
+            doc["network_interfaces"] = list(self.network_interfaces)
+        return doc
+
+    @classmethod
+    def from_json(cls, doc: Any, where: str) -> HostInfo:
+        args = kwargs(cls, doc, where)
+        if args.get("network_interfaces") is not None:
+            args["network_interfaces"] = tuple(args["network_interfaces"])
+        return cls(**args)
+
+
+_HOST_OPTIONAL = ("network_interfaces", "harness_path")
 
 
 @dataclass(frozen=True)
@@ -127,7 +149,9 @@ class Manifest:
                 doc[f.name] = [p.to_json() for p in self.profiles]
             elif f.name == "invocations":
                 doc[f.name] = [dataclasses.asdict(i) for i in self.invocations]
-            elif f.name in ("suite", "host", "budget"):
+            elif f.name == "host":
+                doc[f.name] = self.host.to_json()
+            elif f.name in ("suite", "budget"):
                 doc[f.name] = dataclasses.asdict(value)
             elif isinstance(value, tuple):
                 doc[f.name] = list(value)
@@ -142,7 +166,7 @@ class Manifest:
         args["suite"] = SuiteInfo.from_json(args["suite"], f"{where}: suite")
         args["settings"] = SweepSettings.from_json(args["settings"], f"{where}: settings")
         args["profiles"] = tuple(Profile.from_json(p, f"{where}: profiles") for p in args["profiles"])
-        args["host"] = HostInfo(**kwargs(HostInfo, args["host"], f"{where}: host"))
+        args["host"] = HostInfo.from_json(args["host"], f"{where}: host")
         args["budget"] = BudgetInfo(**kwargs(BudgetInfo, args["budget"], f"{where}: budget"))
         args["invocations"] = tuple(Invocation(**kwargs(Invocation, i, f"{where}: invocations"))
                                     for i in args.get("invocations", ()))
