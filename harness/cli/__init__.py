@@ -19,6 +19,8 @@ _COMMANDS = {
     "report": "harness.cli.report_cmds:report",
     "compare": "harness.cli.report_cmds:compare",
     "power": "harness.cli.report_cmds:power",
+    "show": "harness.cli.show_cmd:show",
+    "advise": "harness.cli.advise_cmd:advise",
     "shard": "harness.cli.shard_cmd:shard",
 }
 

@@ -33,6 +33,15 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
               help="Memory limit multiples, e.g. 1x,3x,uncapped [default: 1x,1.5x,2x,3x,5x,uncapped].")
 @click.option("--cpu-profiles", default=None,
               help="CPU limit multiples, crossed with --profiles [default: CPU follows memory].")
+@click.option("--timeout-profiles", default=None,
+              help="Agent-timeout multiples (e.g. 0.5x,2x,none), crossed with the other profiles "
+                   "[default: the task's own timeout].")
+@click.option("--spec-overrides", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              help="TOML of per-task memory/cpus replacing the declared ones "
+                   "(`harness advise --write-overrides` writes it).")
+@click.option("--sample-interval", type=float, default=None,
+              help="Seconds between timeline samples at a trial's start (coarser later); "
+                   "0: no timelines [default: 0.1].")
 @click.option("--sweep-file", type=click.Path(path_type=Path, exists=True, dir_okay=False),
               help="TOML file of [[profile]] tables for richer sweeps (e.g. RAM only, memory.min).")
 @click.option("--repeats", type=int, default=None, help="Trials per task and profile [default: 3].")
@@ -51,7 +60,8 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
 @environment_options
 @backend_options
 def sweep(suite: Path | None, out_dir: Path | None, resume_dir: Path | None, profiles: str | None,
-          cpu_profiles: str | None, sweep_file: Path | None, repeats: int | None, seed: int | None,
+          cpu_profiles: str | None, timeout_profiles: str | None, spec_overrides: Path | None,
+          sample_interval: float | None, sweep_file: Path | None, repeats: int | None, seed: int | None,
           concurrency: int | None, agent: str | None, tasks: str | None, shard: str | None,
           keep_workdirs: bool, as_json: bool, settings_json: str | None, backend: str,
           cgroup_root: Path | None, **environment: Any) -> None:
@@ -67,11 +77,16 @@ def sweep(suite: Path | None, out_dir: Path | None, resume_dir: Path | None, pro
         if settings_json is not None:
             settings = _settings_from_json(settings_json, suite, resume_dir, out_dir)
         elif resume_dir is None:
-            settings = _settings(suite, out_dir, profiles, cpu_profiles, sweep_file, repeats, seed,
-                                 concurrency, agent, tasks, shard, keep_workdirs, pick(environment))
+            settings = _settings(suite, out_dir, profiles, cpu_profiles, timeout_profiles, sweep_file,
+                                 repeats, seed, concurrency, agent, tasks, shard, keep_workdirs,
+                                 pick(environment))
+            settings = _extras(settings, spec_overrides, sample_interval)
         elif suite is not None or out_dir is not None:
             raise UsageError("--resume takes the result directory alone",
                              "drop SUITE and --out: the manifest holds the sweep's settings")
+        elif timeout_profiles or spec_overrides or sample_interval is not None:
+            raise UsageError("--resume takes no profiles, overrides or sampling options",
+                             "drop them: the manifest holds the sweep's settings")
     run_sweep(backend, cgroup_root, settings, out_dir, resume_dir, as_json)
 
 
@@ -128,9 +143,10 @@ def _settings_from_json(text: str, suite: Path | None, resume_dir: Path | None,
 
 
 def _settings(suite: Path | None, out_dir: Path | None, profiles: str | None, cpu_profiles: str | None,
-              sweep_file: Path | None, repeats: int | None, seed: int | None, concurrency: int | None,
-              agent: str | None, tasks: str | None, shard: str | None,
-              keep_workdirs: bool, environment: dict[str, Any]) -> SweepSettings:
+              timeout_profiles: str | None, sweep_file: Path | None, repeats: int | None,
+              seed: int | None, concurrency: int | None, agent: str | None, tasks: str | None,
+              shard: str | None, keep_workdirs: bool,
+              environment: dict[str, Any]) -> SweepSettings:
     from harness.schema.settings import SweepSettings
     from harness.sweep.agent import ORACLE
     from harness.sweep.plan import parse_shard
@@ -145,10 +161,10 @@ def _settings(suite: Path | None, out_dir: Path | None, profiles: str | None, cp
         if seed is None and (file is None or file.seed is None):
             raise UsageError("--shard needs --seed: every shard must split the same shuffled plan",
                              "give all shards the same --seed (e.g. the job id)")
-    if file is not None and (profiles or cpu_profiles):
-        raise UsageError("--sweep-file and --profiles/--cpu-profiles both name profiles",
-                         "give the profiles in one place")
-    chosen = file.profiles if file is not None else parse_profiles(profiles, cpu_profiles)
+    if file is not None and (profiles or cpu_profiles or timeout_profiles):
+        raise UsageError("--sweep-file and --profiles/--cpu-profiles/--timeout-profiles both name profiles",
+                         "give the profiles in one place (a [[profile]] table takes timeout = \"2x\")")
+    chosen = file.profiles if file is not None else parse_profiles(profiles, cpu_profiles, timeout_profiles)
     kwargs: dict[str, Any] = {}
     if seed is None and file is not None and file.seed is not None:
         seed = file.seed
@@ -162,3 +178,23 @@ def _settings(suite: Path | None, out_dir: Path | None, profiles: str | None, cp
         tasks=tuple(t.strip() for t in tasks.split(",") if t.strip()) if tasks else None,
         shard=shard, keep_workdirs=keep_workdirs, **environment, **kwargs,
     )
+
+
+def _extras(settings: SweepSettings, spec_overrides: Path | None,
+            sample_interval: float | None) -> SweepSettings:
+    """Spec overrides and the timeline interval on top of the settings."""
+    from dataclasses import replace
+
+    from harness.runner.timeline import policy_for
+    from harness.sweep import overrides
+
+    if sample_interval is not None:
+        if sample_interval < 0:
+            raise UsageError(f"--sample-interval {sample_interval:g}: must be 0 (off) or positive",
+                             "give e.g. 0.1")
+        policy_for(sample_interval)
+        settings = replace(settings, sample_interval=sample_interval)
+    if spec_overrides is not None:
+        settings = replace(settings, spec_overrides=overrides.load(spec_overrides))
+    return settings
+

@@ -116,13 +116,13 @@ class PodmanEnvironment:
             try:
                 agent, outcome, reason, verifier = self._run(
                     ctx, task, cg, runtime, name, image, logdir, limits.files(), started_at, fields, trial,
-                    on_event)
-                rec = trial_record(agent, ctx, profile, trial, limits, outcome=outcome, infra_reason=reason,
-                                   agent_outcome=agent.outcome, verifier=verifier)
+                    profile.agent_timeout(task), on_event)
+                rec = trial_record(agent, ctx, task, profile, trial, limits, outcome=outcome,
+                                   infra_reason=reason, agent_outcome=agent.outcome, verifier=verifier)
             except HarnessError as e:
                 run = error_record([], ctx.backend, str(e), started_at=started_at,
                                    limits=counters.read_limits(cg) if cg.path.exists() else {})
-                rec = trial_record(run, ctx, profile, trial, limits, outcome=run.outcome,
+                rec = trial_record(run, ctx, task, profile, trial, limits, outcome=run.outcome,
                                    infra_reason=run.infra_reason, agent_outcome=None, verifier=None)
         finally:
             fields["cleanup_error"] = self._cleanup(cg, runtime, name)
@@ -132,7 +132,7 @@ class PodmanEnvironment:
     def _run(self, ctx: TrialContext, task: TaskSpec, cg: Cgroup, runtime: Cgroup, name: str,
              image: ReadyImage,
              logdir: Path, files: dict[str, str], started_at: str, fields: dict[str, Any],
-             trial: Trial, on_event: EventCallback | None
+             trial: Trial, agent_timeout: float | None, on_event: EventCallback | None
              ) -> tuple[RunRecord, Outcome, InfraReason | None, VerifierResult]:
         """The lifecycle up to the verdict: (agent phase, outcome, infra reason, verifier)."""
         podman = self.s.podman
@@ -180,9 +180,10 @@ class PodmanEnvironment:
                                        container=name)
         with open(logdir / "agent.log", "wb") as log:
             if self.s.agent_on == "host" and not oracle:
-                agent = self._host_agent(ctx, task, cg, name, command, env, log, init_pid, on_event)
+                agent = self._host_agent(ctx, task, cg, name, command, env, log, init_pid, agent_timeout,
+                                         on_event)
             else:
-                agent = self._exec(cg, runtime, name, workdir, command, env, task.agent_timeout_sec, log,
+                agent = self._exec(cg, runtime, name, workdir, command, env, agent_timeout, log,
                                    init_pid, on_event)
         agent_counters = counters.collect(cg)
         agent_rec = _agent_record(agent, agent_counters, limits, command, started_at, ctx.backend, cg)
@@ -250,7 +251,8 @@ class PodmanEnvironment:
         return _watch(proc, cg, timeout, init_pid, on_event)
 
     def _host_agent(self, ctx: TrialContext, task: TaskSpec, cg: Cgroup, name: str, command: list[str],
-                    env: dict[str, str], log: Any, init_pid: int, on_event: EventCallback | None) -> _Phase:
+                    env: dict[str, str], log: Any, init_pid: int, timeout: float | None,
+                    on_event: EventCallback | None) -> _Phase:
         """``--agent-on host``: the agent outside the limits (model client and all), driving
         the container through ``$HARNESS_PODMAN exec $HARNESS_CONTAINER ...``."""
         full = {**os.environ, **env, "HARNESS_TASK_DIR": str(task.path),
@@ -259,7 +261,7 @@ class PodmanEnvironment:
         try:
             proc = spawn_in_cgroup(outside, command, env=full, stdin=subprocess.DEVNULL, stdout=log,
                                    stderr=log, new_session=True, cwd=str(self.s.podman.scratch))
-            phase = _watch(proc, cg, task.agent_timeout_sec, init_pid, on_event, also=outside)
+            phase = _watch(proc, cg, timeout, init_pid, on_event, also=outside)
         finally:
             outside.kill()
             outside.remove()

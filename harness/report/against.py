@@ -37,10 +37,14 @@ from harness.stats.table import CellCounts
 
 POWER = 0.8
 NAN = float("nan")
-CRITERION = ("fixed sequence upward from the smallest memory multiplier above the baseline, stopping "
-             "at the first that does not qualify; a limit qualifies when its success is TOST-"
-             "equivalent to the baseline and its infra errors are significantly lower (one-sided "
-             "task-level sign-flip test), each at α (Hsu & Berger 1999)")
+
+
+def criterion(axis: str = "memory") -> str:
+    """The band's rule, along the swept factor (memory, cpu or timeout)."""
+    return (f"fixed sequence upward from the smallest {axis} multiplier above the baseline (the other "
+            "factors as the baseline's), stopping at the first that does not qualify; a profile "
+            "qualifies when its success is TOST-equivalent to the baseline and its infra errors are "
+            "significantly lower (one-sided task-level sign-flip test), each at α (Hsu & Berger 1999)")
 
 
 def comparisons(counts: CellCounts, names: list[str], b: int, margin: float, alpha: float,
@@ -120,7 +124,9 @@ def _settle(counts: CellCounts, j: int, b: int, ps: PairedResult, margin: float,
 
 
 def recommendation(comps: list[Comparison], counts: CellCounts, names: list[str],
-                   multipliers: list[float | None], b: int, margin: float, alpha: float) -> Recommendation:
+                   multipliers: list[float | None], b: int, margin: float, alpha: float,
+                   axis: str = "memory") -> Recommendation:
+    """The band along ``multipliers``, the swept factor's (None: no step along it)."""
     base_mult = multipliers[b]
     mult = dict(zip(names, multipliers, strict=True))
     cands = []
@@ -137,7 +143,8 @@ def recommendation(comps: list[Comparison], counts: CellCounts, names: list[str]
         base = c.settle if not c.tost_equivalent and c.equivalence != DIFFERENT else None
         s = base or _settle_infra(counts, j, b, c.infra_diff, alpha)
         settle = dataclasses.replace(s, profile=c.profile)
-    return Recommendation(band.profile, band.verdict, band.reason, margin, CRITERION, band.tested, settle)
+    return Recommendation(band.profile, band.verdict, band.reason, margin, criterion(axis), band.tested,
+                          settle)
 
 
 def _settle_infra(counts: CellCounts, j: int, b: int, diff: float, alpha: float) -> Settle:

@@ -61,13 +61,14 @@ def build_report(sweep: Sweep, baseline: str = "1x", margin: float = DEFAULT_MAR
     notes: list[str] = []
     warnings = list(sweep.warnings)
     single = bool((counts.n[counts.n > 0] == 1).all())
-    profiles = profile_rows(table.profile_names, table.memory_multiplier, table.cpu_multiplier, counts,
-                            sweep.infra_reasons, alpha)
+    profiles = profile_rows(table.profile_names, table.memory_multiplier, table.cpu_multiplier,
+                            table.timeout_multiplier, counts, sweep.infra_reasons, alpha)
     comps = against.comparisons(counts, table.profile_names, b, margin, alpha, single)
     by_cat = np.stack([counts.passed.sum(0), counts.failed.sum(0), counts.infra.sum(0)], axis=1)
     ov = overall_test(by_cat)
-    band = against.recommendation(comps, counts, table.profile_names, table.memory_multiplier, b,
-                                  margin, alpha)
+    axis, along = sections.band_multipliers(table, b)
+    band = against.recommendation(comps, counts, table.profile_names, along, b, margin, alpha,
+                                  axis=axis or "memory")
     n_tasks = int((counts.n.sum(1) > 0).sum())
     if single:
         notes.append("K = 1 (one trial per task and profile): paired tests are mid-p McNemar tests")
@@ -107,7 +108,8 @@ def _small_lead(c: Comparison) -> bool:
     return c.equivalence == "different" and np.isfinite(c.success_diff) and abs(c.success_diff) < 0.03
 
 
-def profile_rows(names: list[str], mem: list[float | None], cpu: list[float | None], counts: CellCounts,
+def profile_rows(names: list[str], mem: list[float | None], cpu: list[float | None],
+                 timeout: list[float | None] | None, counts: CellCounts,
                  reasons: dict[str, dict[str, int]], alpha: float = 0.05) -> list[ProfileRow]:
     conf = 1 - alpha
     s = clustered_rates(counts.success_rates(), conf)
@@ -124,6 +126,7 @@ def profile_rows(names: list[str], mem: list[float | None], cpu: list[float | No
         per_task = counts.n[:, j][counts.n[:, j] > 0]
         rows.append(ProfileRow(
             name=name, memory_multiplier=mem[j], cpu_multiplier=cpu[j],
+            timeout_multiplier=1.0 if timeout is None else timeout[j],
             n_tasks=int(s.n_tasks[j]), n_trials=int(n_trials[j]),
             repeats=int(np.median(per_task)) if per_task.size else 0,
             repeats_min=int(per_task.min()) if per_task.size else 0,

@@ -24,7 +24,7 @@ import numpy as np
 from harness.schema.record import SCHEMA_VERSION as RECORD_VERSION
 
 CACHE_FILE = ".report-columns.npz"
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: multipliers are (memory, cpu, timeout)
 
 
 @dataclass
@@ -37,7 +37,7 @@ class Columns:
     host: list[str] = field(default_factory=list)
     category: bytearray = field(default_factory=bytearray)
     started: list[float] = field(default_factory=list)
-    multipliers: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    multipliers: dict[str, tuple[Any, ...]] = field(default_factory=dict)  # memory, cpu, timeout
     reasons: dict[tuple[str, str], int] = field(default_factory=dict)
     line_offset: int = 0  # lines before this range (for messages)
 
@@ -72,7 +72,7 @@ def load(trials: Path) -> Columns | None:
         trial_id=blob.split("\n") if blob else [],
         task=decode("task"), profile=decode("profile"), host=decode("host"),
         category=bytearray(arrays["category"].tobytes()), started=arrays["started"].tolist(),
-        multipliers={p: (m[0], m[1]) for p, m in meta["multipliers"].items()},
+        multipliers={p: (m[0], m[1], m[2]) for p, m in meta["multipliers"].items()},
         reasons={(p, r): n for p, r, n in meta["reasons"]},
     )
 

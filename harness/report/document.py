@@ -49,6 +49,7 @@ class ProfileRow(JsonDoc):
     name: str
     memory_multiplier: float | None
     cpu_multiplier: float | None
+    timeout_multiplier: float | None  # of the agent timeout; None: no timeout
     n_tasks: int
     n_trials: int
     repeats: int

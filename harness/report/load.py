@@ -40,6 +40,7 @@ from harness.schema.record import (
     REQUIRED_REPORT_KEYS,
     STARTED_AT,
     TASK,
+    TIMEOUT_MULTIPLIER,
     TRIAL_ID,
 )
 from harness.schema.record import SCHEMA_VERSION as RECORD_VERSION
@@ -192,7 +193,7 @@ def _parse_range(path_str: str, start: int, end: int, line_offset: int) -> Colum
                 cols.host.append(str(rec.get(HOST) or "unknown"))
                 cols.category.append(code)
                 cols.started.append(_epoch(rec.get(STARTED_AT)))
-                mult = (rec.get(MEMORY_MULTIPLIER), rec.get(CPU_MULTIPLIER))
+                mult = (rec.get(MEMORY_MULTIPLIER), rec.get(CPU_MULTIPLIER), rec.get(TIMEOUT_MULTIPLIER, 1.0))
                 if cols.multipliers.get(profile) != mult:
                     _same_multipliers(cols.multipliers, profile, mult, path, number)
                 if code == INFRA_CODE:
@@ -223,7 +224,7 @@ def _bad_record_message(path: Path, number: int, raw: bytes, e: Exception) -> st
     return f"{path}:{number}: unknown outcome {rec.get(OUTCOME)!r} (expected one of {', '.join(OUTCOMES)})"
 
 
-def _same_multipliers(seen: dict[str, tuple[Any, Any]], profile: str, mult: tuple[Any, Any],
+def _same_multipliers(seen: dict[str, tuple[Any, ...]], profile: str, mult: tuple[Any, ...],
                       path: Path, number: int) -> None:
     old = seen.setdefault(profile, mult)
     if old != mult:
@@ -244,7 +245,7 @@ def _epoch(value: Any) -> float:
 def _assemble(dirs: list[Path], manifests: list[Manifest], parts: list[Columns],
               warnings: list[str]) -> Sweep:
     seen: dict[str, int] = {}
-    mults: dict[str, tuple[Any, Any]] = {}
+    mults: dict[str, tuple[Any, ...]] = {}
     reasons: dict[str, dict[str, int]] = {}
     for i, c in enumerate(parts):
         before = len(seen)
@@ -270,6 +271,7 @@ def _assemble(dirs: list[Path], manifests: list[Manifest], parts: list[Columns],
         host_names=[str(h) for h in host_names],
         memory_multiplier=[_num(mults[p][0]) for p in profile_names],
         cpu_multiplier=[_num(mults[p][1]) for p in profile_names],
+        timeout_multiplier=[_num(mults[p][2]) for p in profile_names],
     )
     return Sweep(table, dirs, manifests, reasons, warnings)
 
@@ -292,7 +294,7 @@ def _duplicate(dirs: list[Path], parts: list[Columns], i: int) -> None:
             where[t] = j
 
 
-def _profile_order(manifests: list[Manifest], mults: dict[str, tuple[Any, Any]]) -> list[str]:
+def _profile_order(manifests: list[Manifest], mults: dict[str, tuple[Any, ...]]) -> list[str]:
     order: list[str] = []
     for m in manifests:
         for p in m.profiles:

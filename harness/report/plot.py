@@ -26,7 +26,7 @@ def plot_report(report: Report, path: Path) -> None:
     doc = report.to_json()
     profiles = doc["profiles"]
     axis = doc["trend"]["axis"] or "memory"
-    key = "memory_multiplier" if axis == "memory" else "cpu_multiplier"
+    key = f"{axis}_multiplier"  # memory_, cpu_ or timeout_multiplier
     capped = sorted((p for p in profiles if p[key] is not None), key=lambda p: p[key])
     uncapped = [p for p in profiles if p[key] is None]
     xs = [math.log2(p[key]) for p in capped]

@@ -78,9 +78,13 @@ def _render(doc: Report, fmt: str, head: Head) -> str:
              pct(p.success_rate_excluding_infra), pct(p.task_failure_rate),
              f"{pct(p.infra_error_rate)} ± {pct(p.infra_error_se)}", ci(p.infra_error_ci)]
             for p in doc.profiles]
-    out.append(tabulate(rows, ["profile", "mem×", "cpu×", "tasks", "trials", "K", "success ± SE",
-                               "95% CI", "Wilson (trial)", "succ. excl. infra", "task fail", "infra ± SE",
-                               "infra 95% CI (KG)"], tablefmt=fmt, disable_numparse=True))
+    cols = ["profile", "mem×", "cpu×", "tasks", "trials", "K", "success ± SE", "95% CI", "Wilson (trial)",
+            "succ. excl. infra", "task fail", "infra ± SE", "infra 95% CI (KG)"]
+    if any(p.timeout_multiplier != 1.0 for p in doc.profiles):  # a timeout sweep: its factor too
+        rows = [[*r[:3], _mult(p.timeout_multiplier), *r[3:]]
+                for r, p in zip(rows, doc.profiles, strict=True)]
+        cols = [*cols[:3], "timeout×", *cols[3:]]
+    out.append(tabulate(rows, cols, tablefmt=fmt, disable_numparse=True))
     out.append(head(f"Against {doc.baseline} (paired by task)"))
     rows = [[c.profile, c.n_tasks, pts(c.success_diff), ci(c.success_diff_ci, True), pval(c.success_p),
              pval(c.success_p_holm), c.equivalence, pts(c.infra_diff), ci(c.infra_diff_ci, True),

@@ -34,18 +34,35 @@ def sweep_info(sweep: Sweep, n_trials: int, n_tasks: int) -> SweepInfo:
                      tuple(str(d) for d in sweep.dirs), n_trials, n_tasks, tuple(sweep.table.host_names))
 
 
-def _axis(table: TrialTable) -> tuple[str | None, list[float | None]]:
-    for name, vals in (("memory", table.memory_multiplier), ("cpu", table.cpu_multiplier)):
+def axis_values(table: TrialTable) -> tuple[str | None, list[float | None]]:
+    """The factor the profiles vary (memory, else CPU, else the agent timeout) and its values."""
+    for name, vals in (("memory", table.memory_multiplier), ("cpu", table.cpu_multiplier),
+                       ("timeout", table.timeout_multiplier or [])):
         if len({v for v in vals if v is not None}) >= 2:
             return name, vals
     return None, table.memory_multiplier
 
 
+def band_multipliers(table: TrialTable, b: int) -> tuple[str | None, list[float | None]]:
+    """The swept factor and its values for the band against baseline ``b``. Along a limit the
+    timeout is held at the baseline's: other profiles get None (they are no step along it).
+    (Along the timeout, memory and CPU are fixed already: `axis_values` picks it only then.)"""
+    axis, vals = axis_values(table)
+    timeouts = table.timeout_multiplier
+    if axis == "timeout" or not timeouts:
+        return axis, vals
+    return axis, [v if timeouts[j] == timeouts[b] else None for j, v in enumerate(vals)]
+
+
 def ordered_profiles(table: TrialTable) -> tuple[str | None, list[int], list[int]]:
     """(axis, profiles with a multiplier ordered by it, profiles without one)."""
-    axis, vals = _axis(table)
+    axis, vals = axis_values(table)
     other = table.cpu_multiplier if axis == "memory" else table.memory_multiplier
     idx = [j for j, v in enumerate(vals) if v is not None]
+    timeouts = table.timeout_multiplier
+    if axis in ("memory", "cpu") and timeouts and idx:  # hold the timeout fixed along a limit
+        fixed = max(set(timeouts), key=lambda t: (sum(timeouts[j] == t for j in idx), t == 1.0))
+        idx = [j for j in idx if timeouts[j] == fixed]
     idx.sort(key=lambda j: (vals[j], other[j] if other[j] is not None else np.inf))
     return axis, idx, [j for j, v in enumerate(vals) if v is None]
 
@@ -60,7 +77,7 @@ def trend(counts: CellCounts, table: TrialTable) -> Trend:
     if axis is None or len(idx) < 2:
         return Trend(axis, order, uncapped, scores, None, None,
                      "fewer than two profiles with distinct multipliers: no trend test")
-    vals = table.memory_multiplier if axis == "memory" else table.cpu_multiplier
+    vals = axis_values(table)[1]
     x = np.log2(np.array([vals[j] for j in idx], dtype=float))
     n_tr = counts.n[:, idx].sum(0)
     keys = []

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 from harness import __version__
 from harness.cgroup import counters
@@ -19,6 +20,7 @@ from harness.cgroup.workspace import Workspace
 from harness.errors import CgroupError, SpawnError
 from harness.exits import ExitStatus
 from harness.limits import LimitSettings
+from harness.runner import timeline as timelines
 from harness.runner.classify import classify, exit_status
 from harness.runner.spawn import Stream, spawn_in_cgroup
 from harness.schema.record import InfraReason, RunRecord
@@ -41,6 +43,8 @@ class RunSpec:
     new_session: bool = False  # keep the terminal's Ctrl-C away from the workload
     backend: str = "native"
     on_event: EventCallback | None = None  # called as OOM kills happen
+    timeline: Path | None = None  # where to write the memory/CPU timeline (None: no sampling)
+    sampling: timelines.SamplePolicy | None = field(default_factory=timelines.SamplePolicy)
 
 
 def run_trial(ws: Workspace, spec: RunSpec) -> RunRecord:
@@ -88,12 +92,19 @@ def _run_in(cg: Cgroup, spec: RunSpec, started_at: str) -> RunRecord:
     t0 = time.monotonic()
     proc = spawn_in_cgroup(cg, spec.command, cwd=spec.cwd, env=spec.env, stdin=spec.stdin,
                            stdout=spec.stdout, stderr=spec.stderr, new_session=spec.new_session)
+    # Created after the spawn so the first sample is the workload's, not the harness's set-up.
+    sampler = watch.sampler = (timelines.Sampler(cg, spec.sampling, t0)
+                               if spec.timeline is not None and spec.sampling is not None else None)
     try:
         timed_out = _wait(proc, spec, cg, watch, t0)
+        wall = time.monotonic() - t0
+        returncode = proc.wait()
+        if sampler is not None:
+            sampler.mark(t0 + wall, "exit")
     finally:
         watch.close()
-    wall = time.monotonic() - t0
-    returncode = proc.wait()
+        if sampler is not None:
+            sampler.close()
     # The trial ends with its main process; whatever it left (double-forked, setsid,
     # ignoring signals) dies with the cgroup.
     leftovers = 0
@@ -101,6 +112,9 @@ def _run_in(cg: Cgroup, spec: RunSpec, started_at: str) -> RunRecord:
         leftovers = sum(len(c.pids()) for c in [cg, *cg.descendants()])
         cg.kill()
     measured = counters.collect(cg)
+    if sampler is not None and spec.timeline is not None:
+        timelines.write(spec.timeline, sampler.document(started_at, limits,
+                                                       measured.memory_peak_bytes))
     ancestor_delta = counters.ancestor_ooms(cg) - ancestor_ooms_before
     code, sig = exit_status(returncode, timed_out)
     verdict = classify(code == 0 and not timed_out, timed_out, measured.memory_events, ancestor_delta)
@@ -127,6 +141,7 @@ class _Watch:
     def __init__(self, cg: Cgroup, on_event: EventCallback | None) -> None:
         self.fd = os.open(cg.file("memory.events"), os.O_RDONLY | os.O_CLOEXEC)
         self.on_event = on_event
+        self.sampler: timelines.Sampler | None = None  # marks OOM kills on the timeline
         self.first_oom_at: float | None = None
         self.last = self.read()
 
@@ -140,6 +155,8 @@ class _Watch:
         if now.get("oom_kill", 0) > self.last.get("oom_kill", 0):
             if self.first_oom_at is None:
                 self.first_oom_at = time.monotonic()
+            if self.sampler is not None:
+                self.sampler.mark(time.monotonic(), "oom_kill", count=now.get("oom_kill", 0))
             if self.on_event is not None:
                 self.on_event("oom_kill", now)
         self.last = now
@@ -163,12 +180,17 @@ def _wait(proc: subprocess.Popen[bytes], spec: RunSpec, cg: Cgroup, watch: _Watc
             now = time.monotonic()
             if deadline is not None and now >= deadline and not timed_out:
                 timed_out = True
+                if watch.sampler is not None:
+                    watch.sampler.mark(now, "timeout")
                 _signal_all(cg, signal.SIGTERM)
                 kill_at = now + spec.grace
             if kill_at is not None and now >= kill_at:
                 cg.kill()
                 kill_at = None
-            wake = [t for t in (deadline if not timed_out else None, kill_at) if t is not None]
+            if watch.sampler is not None:
+                watch.sampler.due(now)
+            sample_at = None if watch.sampler is None else watch.sampler.next_at
+            wake = [t for t in (deadline if not timed_out else None, kill_at, sample_at) if t is not None]
             wait_ms = None if not wake else max(0.0, min(wake) - now) * 1000
             for fd, _ in poller.poll(wait_ms):
                 if fd == watch.fd:

@@ -138,6 +138,8 @@ class Manifest:
     image_failures: dict[str, str] = field(default_factory=dict)  # task -> why (--skip-broken-images)
     podman_version: str | None = None
     memory_recursiveprot: bool | None = None  # None: no container task
+    # per overridden task: the spec in force and the declared one (None: no --spec-overrides)
+    spec_overrides: dict[str, dict[str, Any]] | None = None
 
     def to_json(self) -> dict[str, Any]:
         doc: dict[str, Any] = {SCHEMA_KEY: SCHEMA_VERSION}

@@ -141,6 +141,8 @@ class TrialRecord(RunRecord):
     container_protection: str | None = None  # recursiveprot | written
     runtime_rewrote_limits: list[str] | None = None  # limit files of `cgroup` the runtime changed
     cleanup_error: str | None = None  # what failed while removing container and cgroups
+    timeout_multiplier: float | None = 1.0  # of the task's agent timeout; None: no timeout
+    agent_timeout_sec: float | None = None  # the agent's timeout in force; None: none (or not recorded)
 
     def to_json(self) -> dict[str, Any]:
         return super().to_json()  # asdict recurses into the verifier
@@ -164,8 +166,9 @@ VERIFIER_FIELDS: tuple[str, ...] = names(VerifierResult)
 TRIAL_ID, TASK, PROFILE, OUTCOME, HOST, STARTED_AT, MEMORY_MULTIPLIER, CPU_MULTIPLIER, INFRA_REASON = (
     "trial_id", "task", "profile", "outcome", "host", "started_at", "memory_multiplier",
     "cpu_multiplier", "infra_reason")
+TIMEOUT_MULTIPLIER = "timeout_multiplier"  # absent from records older than timeout profiles: 1x
 REPORT_KEYS = (TRIAL_ID, TASK, PROFILE, OUTCOME, HOST, STARTED_AT, MEMORY_MULTIPLIER, CPU_MULTIPLIER,
-               INFRA_REASON)
+               INFRA_REASON, TIMEOUT_MULTIPLIER)
 REQUIRED_REPORT_KEYS = (TRIAL_ID, TASK, PROFILE, OUTCOME)
 assert set(REPORT_KEYS) <= set(names(TrialRecord)), "the report reads fields a record does not have"
 RECORD_VERSIONS: tuple[int, ...] = (SCHEMA_VERSION,)  # what a reader of trials.jsonl accepts

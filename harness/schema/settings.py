@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.runner.timeline import DEFAULT_FIRST as DEFAULT_SAMPLE_INTERVAL
 from harness.schema.fields import kwargs
 from harness.sweep.agent import AgentTemplate
 from harness.sweep.profiles import Profile
@@ -31,6 +32,9 @@ class SweepSettings:
     verifier_limits: str = "none"  # podman: none | same
     pull: bool = False  # podman: pull docker_image instead of building environment/
     skip_broken_images: bool = False
+    sample_interval: float = DEFAULT_SAMPLE_INTERVAL  # first interval of the timelines; 0 = none
+    # task -> {"memory_bytes": int, "cpus": float}, either may be absent (--spec-overrides)
+    spec_overrides: dict[str, dict[str, Any]] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"suite": str(self.suite), "profiles": [p.to_json() for p in self.profiles],
@@ -39,7 +43,8 @@ class SweepSettings:
                 "shard": self.shard, "keep_workdirs": self.keep_workdirs,
                 "environment": self.environment, "agent_on": self.agent_on,
                 "verifier_limits": self.verifier_limits, "pull": self.pull,
-                "skip_broken_images": self.skip_broken_images}
+                "skip_broken_images": self.skip_broken_images,
+                "sample_interval": self.sample_interval, "spec_overrides": self.spec_overrides}
 
     @classmethod
     def from_json(cls, doc: dict[str, Any], where: str) -> SweepSettings:

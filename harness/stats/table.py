@@ -25,6 +25,7 @@ class TrialTable:
     host_names: list[str]
     memory_multiplier: list[float | None]  # per profile; None = uncapped
     cpu_multiplier: list[float | None]
+    timeout_multiplier: list[float | None] | None = None  # of the agent timeout; None inside = no timeout
 
     def __len__(self) -> int:
         return int(self.task.shape[0])

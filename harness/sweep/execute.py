@@ -19,6 +19,7 @@ from harness.cgroup.group import Cgroup
 from harness.cgroup.workspace import Workspace, locate, reap_stale_sessions, session_alive
 from harness.errors import HarnessError, Interrupted, ResultsError, UsageError
 from harness.results import store
+from harness.runner.timeline import policy_for
 from harness.schema.manifest import Invocation, Manifest
 from harness.schema.record import TRIAL_ID
 from harness.schema.settings import SweepSettings
@@ -127,7 +128,8 @@ def _execute(plan: SweepPlan, manifest: Manifest, out_dir: Path, backend: str,
                        host=manifest.host.hostname, backend=backend), str(ws.session.path))
         store.write_manifest(out_dir, manifest)
         ctx = TrialContext(ws, plan.agent, out_dir, backend, manifest.host.hostname,
-                           manifest.sweep_id, plan.settings.keep_workdirs, plan.environments)
+                           manifest.sweep_id, plan.settings.keep_workdirs,
+                           sampling=policy_for(plan.settings.sample_interval), environments=plan.environments)
 
         def on_event(kind: str, events: dict[str, int]) -> None:
             progress.note(f"  {kind}: oom_kill={events.get('oom_kill')}")

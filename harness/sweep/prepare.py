@@ -15,6 +15,7 @@ from harness.limits import LimitSettings
 from harness.schema.settings import SweepSettings
 from harness.suite.parse import Suite, load_suite
 from harness.suite.task import TaskSpec
+from harness.sweep import overrides
 from harness.sweep.agent import AgentTemplate
 from harness.sweep.plan import Trial, parse_shard, plan_trials, shard_trials
 from harness.sweep.profiles import Profile
@@ -46,7 +47,8 @@ def make_plan(settings: SweepSettings) -> SweepPlan:
         raise UsageError(f"--repeats {settings.repeats}: must be at least 1", "give --repeats 1 or more")
     if settings.concurrency < 1:
         raise UsageError(f"--concurrency {settings.concurrency}: must be at least 1", "give 1 or more")
-    suite = load_suite(settings.suite, None if settings.tasks is None else list(settings.tasks))
+    tasks = None if settings.tasks is None else list(settings.tasks)
+    suite = overrides.apply(load_suite(settings.suite, tasks), settings.spec_overrides)
     agent = AgentTemplate(settings.agent)
     agent.validate()
     if agent.is_oracle:

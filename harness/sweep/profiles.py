@@ -23,7 +23,7 @@ from harness.errors import UsageError
 from harness.limits import PROTECTIONS, LimitSettings, Protection, as_protection
 from harness.schema.fields import kwargs
 from harness.suite.task import SAFE_NAME_RE, TaskSpec
-from harness.units import is_unlimited, parse_cpu_amount, parse_memory_amount
+from harness.units import is_unlimited, parse_cpu_amount, parse_memory_amount, parse_multiple
 
 DEFAULT_PROFILE_NAMES: tuple[str, ...] = ("1x", "1.5x", "2x", "3x", "5x", "uncapped")
 UNCAPPED = "uncapped"
@@ -39,10 +39,14 @@ class Profile:
     guarantee_multiplier: float = 1.0  # of the declared memory; 0 = no guarantee
     protection: Protection = "low"
     memory_high_multiplier: float | None = None
+    timeout_multiplier: float | None = 1.0  # of the task's agent timeout; None = no timeout
 
     def __post_init__(self) -> None:
         problems = profile_problems(self.name, self.memory_multiplier, self.cpu_multiplier,
                                     self.guarantee_multiplier, self.protection, self.memory_high_multiplier)
+        t = self.timeout_multiplier
+        if t is not None and not (math.isfinite(t) and t > 0):
+            problems.append(f"timeout: {t!r} is not a positive multiple")
         if problems:
             raise UsageError(f"profile {self.name!r}: {'; '.join(problems)}",
                              "correct the profile's multiples")
@@ -59,10 +63,16 @@ class Profile:
             cpu_max_cpus=None if self.cpu_multiplier is None else self.cpu_multiplier * task.cpus,
         )
 
+    def agent_timeout(self, task: TaskSpec) -> float | None:
+        """The task's agent timeout scaled by this profile; None: no timeout."""
+        t = self.timeout_multiplier
+        return None if t is None else t * task.agent_timeout_sec
+
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "memory_multiplier": self.memory_multiplier,
                 "cpu_multiplier": self.cpu_multiplier, "guarantee_multiplier": self.guarantee_multiplier,
-                "protection": self.protection, "memory_high_multiplier": self.memory_high_multiplier}
+                "protection": self.protection, "memory_high_multiplier": self.memory_high_multiplier,
+                "timeout_multiplier": self.timeout_multiplier}
 
     @classmethod
     def from_json(cls, doc: Any, where: str) -> Profile:
@@ -107,6 +117,12 @@ def parse_multiple_token(text: str, what: str, kind: str = "memory") -> float | 
     token = str(text).strip()
     if is_unlimited(token):
         return None
+    if kind == "timeout":  # a multiple of the task's agent timeout, never seconds
+        mult = parse_multiple(token)
+        if mult is None or not (math.isfinite(mult) and mult > 0):
+            raise UsageError(f"{what}: {token!r} is not a positive multiple of the task's agent timeout",
+                             "write e.g. 0.5x, 2x or none")
+        return mult
     amount = parse_memory_amount(token, what) if kind == "memory" else parse_cpu_amount(token, what)
     if amount.multiple is None:
         raise UsageError(f"{what}: {token!r} is not a multiple of the task's spec",
@@ -124,23 +140,33 @@ def default_profiles() -> tuple[Profile, ...]:
     return parse_profiles()
 
 
-def parse_profiles(memory: str | None = None, cpu: str | None = None) -> tuple[Profile, ...]:
-    """Profiles from ``--profiles`` (memory multiples) and ``--cpu-profiles``.
+def parse_profiles(memory: str | None = None, cpu: str | None = None,
+                   timeout: str | None = None) -> tuple[Profile, ...]:
+    """Profiles from ``--profiles`` (memory multiples), ``--cpu-profiles`` and ``--timeout-profiles``.
 
     Without ``cpu``, each profile's CPU limit is its memory multiple; with it, the cross
     product. The guarantee is the spec, or the limit where the limit is below the spec.
+    ``timeout`` (multiples of the agent timeout, or ``none``) is crossed with the rest,
+    its name part ``-t<multiple>`` (``1x-t0.5x``, ``1x-tnone``).
     """
     mems = _tokens(memory if memory is not None else ",".join(DEFAULT_PROFILE_NAMES), "--profiles", "memory")
     cpus = None if cpu is None else _tokens(cpu, "--cpu-profiles", "cpu")
+    times = [1.0] if timeout is None else _tokens(timeout, "--timeout-profiles", "timeout")
     out = []
     for m in mems:
         guarantee = 1.0 if m is None else min(1.0, m)
-        if cpus is None:
-            out.append(Profile(multiple_name(m), m, m, guarantee))
-            continue
-        for c in cpus:
-            out.append(Profile(combined_name(m, c), m, c, guarantee))
+        for c in ([m] if cpus is None else cpus):
+            for t in times:
+                name = multiple_name(m) if cpus is None else combined_name(m, c)
+                if timeout is not None:
+                    name += f"-t{timeout_name(t)}"
+                out.append(Profile(name, m, c, guarantee, timeout_multiplier=t))
     return tuple(out)
+
+
+def timeout_name(mult: float | None) -> str:
+    """0.5 → ``0.5x``; None → ``none`` (no timeout)."""
+    return "none" if mult is None else f"{mult:g}x"
 
 
 def _tokens(text: str, flag: str, kind: str) -> list[float | None]:
@@ -157,7 +183,7 @@ def _tokens(text: str, flag: str, kind: str) -> list[float | None]:
 
 
 _TOP_KEYS = ("profile", "repeats", "seed", "concurrency", "description")
-_PROFILE_KEYS = ("name", "memory", "cpu", "guarantee", "protection", "memory_high")
+_PROFILE_KEYS = ("name", "memory", "cpu", "guarantee", "protection", "memory_high", "timeout")
 
 
 @dataclass(frozen=True)
@@ -178,7 +204,9 @@ def load_sweep_file(path: Path) -> SweepFile:
     ``[[profile]]`` tables with ``memory`` (``"3x"`` or ``"max"``, required), ``cpu``
     (default: as memory), ``guarantee`` (default ``"1x"``, at most the limit; ``"0x"`` or
     ``"none"`` for none), ``protection`` (``"low"``/``"min"``), ``memory_high`` and
-    ``name`` (default: the memory multiple, or ``<memory>-cpu<cpu>`` when cpu differs).
+    ``name`` (default: the memory multiple, or ``<memory>-cpu<cpu>`` when cpu differs);
+    ``timeout`` scales the task's agent timeout (``"0.5x"``, ``"2x"``, ``"none"``; default
+    1x, and a ``-t<timeout>`` suffix on the default name when given).
     """
     path = Path(path)
     try:
@@ -253,6 +281,7 @@ def _profile(table: dict[str, Any], where: str, problems: list[str]) -> Profile 
     mem = multiple("memory", "memory") if "memory" in table else None
     cpu = multiple("cpu", "cpu") if "cpu" in table else mem
     high = multiple("memory_high", "memory") if "memory_high" in table else None
+    timeout = multiple("timeout", "timeout") if "timeout" in table else 1.0
     if "guarantee" in table:
         guarantee = multiple("guarantee", "memory")
         if guarantee is None and len(problems) == before:
@@ -262,6 +291,8 @@ def _profile(table: dict[str, Any], where: str, problems: list[str]) -> Profile 
     name = table.get("name")
     if name is None:
         name = multiple_name(mem) if cpu == mem else combined_name(mem, cpu)
+        if "timeout" in table:
+            name += f"-t{timeout_name(timeout)}"
     if len(problems) > before or guarantee is None:
         return None
     protection = table.get("protection", "low")
@@ -269,4 +300,4 @@ def _profile(table: dict[str, Any], where: str, problems: list[str]) -> Profile 
     problems.extend(f"{where}: {w}" for w in wrong)
     if wrong:
         return None
-    return Profile(name, mem, cpu, guarantee, as_protection(protection), high)
+    return Profile(name, mem, cpu, guarantee, as_protection(protection), high, timeout)

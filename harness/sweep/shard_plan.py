@@ -93,7 +93,7 @@ def _parse_options(suite: Path, seed: int, options: list[str]) -> SweepSettings:
     import click
 
     from harness.cli.environment_options import pick
-    from harness.cli.sweep_cmd import _settings, sweep
+    from harness.cli.sweep_cmd import _extras, _settings, sweep
 
     argv = [str(suite), "--out", "unused", "--seed", str(seed), *options]
     try:
@@ -102,9 +102,10 @@ def _parse_options(suite: Path, seed: int, options: list[str]) -> SweepSettings:
         raise UsageError(f"sweep options {' '.join(options)!r}: {e.format_message()}",
                          "see harness sweep --help") from None
     p = ctx.params
-    return _settings(suite, Path("unused"), p["profiles"], p["cpu_profiles"], p["sweep_file"],
-                     p["repeats"], seed, p["concurrency"], p["agent"], p["tasks"], None,
-                     p["keep_workdirs"], pick(dict(p)))
+    settings = _settings(suite, Path("unused"), p["profiles"], p["cpu_profiles"], p["timeout_profiles"],
+                         p["sweep_file"], p["repeats"], seed, p["concurrency"], p["agent"], p["tasks"], None,
+                         p["keep_workdirs"], pick(dict(p)))
+    return _extras(settings, p["spec_overrides"], p["sample_interval"])
 
 
 def load(prefix: Path) -> ShardPlan:

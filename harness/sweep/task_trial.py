@@ -16,6 +16,8 @@ from typing import Protocol
 from harness.cgroup.workspace import Workspace, safe_name
 from harness.limits import LimitSettings
 from harness.runner.classify import combine
+from harness.runner.timeline import FILE_NAME as TIMELINE_FILE
+from harness.runner.timeline import SamplePolicy
 from harness.runner.trial import EventCallback, RunSpec, error_record, run_trial
 from harness.schema.record import InfraReason, Outcome, RunRecord, TrialRecord, VerifierResult
 from harness.suite.task import TaskSpec
@@ -54,6 +56,7 @@ class TrialContext:
     keep_workdirs: bool = False
     # Per task, where its trials run (harness.environments); a task not named runs here.
     environments: Mapping[str, Environment] = field(default_factory=dict)
+    sampling: SamplePolicy | None = field(default_factory=SamplePolicy)  # None: no timeline
 
 
 def trial_paths(out_dir: Path, trial_id: str) -> tuple[Path, Path]:
@@ -81,9 +84,10 @@ def run_task_trial(ctx: TrialContext, task: TaskSpec, profile: Profile, trial: T
             agent = run_trial(ctx.workspace, RunSpec(
                 command=ctx.agent.expand(task.path, task.instruction_path, workdir, task.name),
                 limits=limits, cwd=str(workdir), env=env,
-                timeout=task.agent_timeout_sec, stdin=subprocess.DEVNULL, stdout=log,
+                timeout=profile.agent_timeout(task), stdin=subprocess.DEVNULL, stdout=log,
                 stderr=log, name=f"{task.name}-{profile.name}", new_session=True,
-                backend=ctx.backend, on_event=on_event))
+                backend=ctx.backend, on_event=on_event, sampling=ctx.sampling,
+                timeline=None if ctx.sampling is None else logdir / TIMELINE_FILE))
         verifier = None
         if agent.infra_reason not in ("spawn_error", "harness_error"):
             with open(logdir / "verifier.log", "wb") as log:
@@ -95,7 +99,7 @@ def run_task_trial(ctx: TrialContext, task: TaskSpec, profile: Profile, trial: T
     finally:
         if not ctx.keep_workdirs:
             shutil.rmtree(workdir, ignore_errors=True)
-    return _record(agent, verifier, reward, ctx, profile, trial, limits)
+    return _record(agent, verifier, reward, ctx, task, profile, trial, limits)
 
 
 def _environment(task: TaskSpec, trial: Trial, workdir: Path, reward: Path, profile: str) -> dict[str, str]:
@@ -121,7 +125,7 @@ def _verifier_verdict(verifier: RunRecord, reward: Path) -> tuple[bool, float | 
 
 
 def _record(agent: RunRecord, verifier: RunRecord | None, reward: Path, ctx: TrialContext,
-            profile: Profile, trial: Trial, limits: LimitSettings) -> TrialRecord:
+            task: TaskSpec, profile: Profile, trial: Trial, limits: LimitSettings) -> TrialRecord:
     v: VerifierResult | None = None
     outcome: Outcome
     reason: InfraReason | None
@@ -135,7 +139,7 @@ def _record(agent: RunRecord, verifier: RunRecord | None, reward: Path, ctx: Tri
         else:
             verdict = combine(agent.oom_kill_source, agent.timed_out, passed)
             outcome, reason = verdict.outcome, verdict.infra_reason
-    return trial_record(agent, ctx, profile, trial, limits, outcome=outcome, infra_reason=reason,
+    return trial_record(agent, ctx, task, profile, trial, limits, outcome=outcome, infra_reason=reason,
                         agent_outcome=agent.outcome, verifier=v)
 
 
@@ -143,13 +147,13 @@ def harness_error_trial(ctx: TrialContext, task: TaskSpec, profile: Profile, tri
                         message: str) -> TrialRecord:
     """The record of a trial the harness failed around (disk, cgroup): an infra error."""
     run = error_record([], ctx.backend, message)
-    return trial_record(run, ctx, profile, trial, profile.resolve(task), outcome=run.outcome,
+    return trial_record(run, ctx, task, profile, trial, profile.resolve(task), outcome=run.outcome,
                         infra_reason=run.infra_reason, agent_outcome=None, verifier=None)
 
 
-def trial_record(run: RunRecord, ctx: TrialContext, profile: Profile, trial: Trial, limits: LimitSettings,
-                 *, outcome: Outcome, infra_reason: InfraReason | None, agent_outcome: Outcome | None,
-                 verifier: VerifierResult | None) -> TrialRecord:
+def trial_record(run: RunRecord, ctx: TrialContext, task: TaskSpec, profile: Profile, trial: Trial,
+                 limits: LimitSettings, *, outcome: Outcome, infra_reason: InfraReason | None,
+                 agent_outcome: Outcome | None, verifier: VerifierResult | None) -> TrialRecord:
     """The agent phase's record with the sweep's fields and the trial's verdict."""
     fields = {f.name: getattr(run, f.name) for f in dataclasses.fields(RunRecord)}
     fields.update(outcome=outcome, infra_reason=infra_reason)
@@ -157,6 +161,7 @@ def trial_record(run: RunRecord, ctx: TrialContext, profile: Profile, trial: Tri
     return TrialRecord(
         **fields, trial_id=trial.trial_id, task=trial.task, profile=trial.profile,
         memory_multiplier=profile.memory_multiplier, cpu_multiplier=profile.cpu_multiplier,
+        timeout_multiplier=profile.timeout_multiplier, agent_timeout_sec=profile.agent_timeout(task),
         repeat=trial.repeat, seed=trial.seed_for_trial, host=ctx.host, sweep_id=ctx.sweep_id,
         declared_memory_bytes=limits.declared_memory_bytes, declared_cpus=limits.declared_cpus,
         agent_outcome=agent_outcome, verifier=verifier)

@@ -1,0 +1,1 @@
+"""From measurements to specs: per-task memory and CPU advice read from sweep results."""

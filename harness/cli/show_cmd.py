@@ -1,0 +1,64 @@
+"""`harness show DIR TRIAL`: one trial's record and its memory/CPU timeline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from harness.cli.common import errors_exit, print_json, say
+from harness.exits import ExitStatus
+
+
+@click.command()
+@click.argument("result_dir", type=click.Path(path_type=Path))
+@click.argument("trial")
+@click.option("--plot", "plot_path", type=click.Path(path_type=Path), default=None,
+              help="Also draw the timeline to FILE.png|svg (needs harness[plot]).")
+@click.option("--json", "as_json", is_flag=True, help="Print the record and the timeline as JSON.")
+@click.option("--width", type=click.IntRange(20, 400), default=64, show_default=True,
+              help="Columns of the text chart.")
+def show(result_dir: Path, trial: str, plot_path: Path | None, as_json: bool, width: int) -> None:
+    """Print TRIAL's record (an id as task/profile/repeat) from RESULT_DIR and draw its timeline:
+    memory over time, the kill threshold and the guarantee as lines, an OOM kill where it
+    happened. memory.peak is the peak of record; samples can miss a short spike.
+
+    Exit: 0 shown; 2 bad input (no such trial, no timeline where one was asked for).
+    """
+    from harness.advice.read import find_trial, read_trials, timeline_path
+    from harness.runner import timeline as timelines
+    from harness.show.text import record_lines, render, summary
+
+    with errors_exit(ExitStatus.BAD_INPUT):
+        rec, where = find_trial(read_trials([result_dir]), trial)
+        path = timeline_path(where, str(rec["trial_id"]))
+        tl = timelines.read(path) if path.exists() else None
+        if plot_path is not None:
+            if tl is None:
+                from harness.errors import ResultsError
+
+                raise ResultsError(f"{rec['trial_id']}: no timeline ({path} is missing)",
+                                   "timelines are written by sweeps with sampling on (the default)")
+            from harness.show.plot import plot_timeline
+
+            plot_timeline(tl, plot_path, f"{rec['trial_id']}: {rec.get('outcome')}"
+                          + (f" ({rec['infra_reason']})" if rec.get("infra_reason") else ""))
+            say(f"harness: timeline drawn to {plot_path}")
+    if as_json:
+        import json
+
+        print_json({"record": rec, "timeline": None if tl is None else
+                    {"path": str(path), **json.loads(path.read_text())}})
+        return
+    lines = record_lines(rec)
+    w = max(len(k) for k, _ in lines)
+    click.echo("\n".join(f"{k:<{w}}  {v}" for k, v in lines))
+    click.echo("")
+    if tl is None:
+        click.echo(f"timeline: none ({path} is missing; sampling was off or the trial predates it)")
+        return
+    click.echo(render(tl, width=width))
+    click.echo("")
+    s = summary(tl)
+    w = max(len(k) for k, _ in s)
+    click.echo("\n".join(f"{k:<{w}}  {v}" for k, v in s))
