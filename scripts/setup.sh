@@ -3,15 +3,18 @@
 # extras when asked), where this host has no usable cgroup v2, user-mode Linux, and with
 # --test or --podman what container trials need (podman, crun, conmon; mmdebstrap, kmod
 # and e2fsprogs to build the offline base image and the UML guest's podman store).
+# With --test also what the multi-machine tests run: sshd and GNU parallel (the ssh
+# recipe) and slirp (the guests' network); Slurm itself comes with scripts/slurm_cluster.sh.
 # Usage: scripts/setup.sh [--test] [--podman]   (idempotent: installs only what is missing)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 extras=""
 podman=""
+tests=""
 for arg in "$@"; do
   case "$arg" in
-    --test) extras="[test]"; podman=1 ;;
+    --test) extras="[test]"; podman=1; tests=1 ;;
     --podman) podman=1 ;;
     *) echo "setup: unknown option $arg (use --test, --podman)" >&2; exit 2 ;;
   esac
@@ -31,8 +34,9 @@ apt_install() {  # apt_install PACKAGE... : as root through apt-get, else say wh
 if [ -n "$podman" ]; then
   # command -> Debian package, for what container trials and their tests need
   want=""
-  for pair in podman:podman crun:crun conmon:conmon mmdebstrap:mmdebstrap insmod:kmod \
-              mkfs.ext4:e2fsprogs; do
+  pairs="podman:podman crun:crun conmon:conmon mmdebstrap:mmdebstrap insmod:kmod mkfs.ext4:e2fsprogs"
+  [ -z "$tests" ] || pairs="$pairs sshd:openssh-server parallel:parallel slirp:slirp"
+  for pair in $pairs; do
     cmd=${pair%%:*}; pkg=${pair#*:}
     command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || [ -x "/usr/bin/$cmd" ] || want="$want $pkg"
   done
