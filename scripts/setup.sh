@@ -34,10 +34,11 @@ apt_install() {  # apt_install PACKAGE... : as root through apt-get, else say wh
 if [ -n "$podman" ]; then
   # command -> Debian package, for what container trials and their tests need
   want=""
-  pairs="podman:podman crun:crun conmon:conmon mmdebstrap:mmdebstrap insmod:kmod mkfs.ext4:e2fsprogs"
+  # podman with what it was tested with here (its CNI plugins, an init, fuse-overlayfs)
+  pairs="podman:podman,containernetworking-plugins,catatonit,uidmap,fuse-overlayfs crun:crun conmon:conmon mmdebstrap:mmdebstrap insmod:kmod mkfs.ext4:e2fsprogs"
   [ -z "$tests" ] || pairs="$pairs sshd:openssh-server parallel:parallel slirp:slirp"
   for pair in $pairs; do
-    cmd=${pair%%:*}; pkg=${pair#*:}
+    cmd=${pair%%:*}; pkg=${pair#*:}; pkg=${pkg//,/ }
     command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || [ -x "/usr/bin/$cmd" ] || want="$want $pkg"
   done
   # shellcheck disable=SC2086
