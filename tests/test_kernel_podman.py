@@ -242,3 +242,50 @@ def test_a_task_whose_image_cannot_be_built_stops_the_sweep_before_it_starts(pg:
         assert not (out / "manifest.json").exists() and not (out / "trials.jsonl").exists()
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def test_skip_broken_images_sweeps_the_other_tasks(pg: PodmanGuest) -> None:
+    root = SHARED_TMP / f"podman-skip-{uuid.uuid4().hex[:6]}"
+    try:
+        shutil.copytree(SUITE / "hello-app", root / "suite" / "hello-app")
+        shutil.copytree(SUITE / "hello-app", root / "suite" / "broken-app")
+        with open(root / "suite" / "broken-app" / "environment" / "Dockerfile", "a") as f:
+            f.write("RUN echo the install step fails >&2 && false\n")
+        out = root / "out"
+        r = pg.harness("sweep", str(root / "suite"), "--out", str(out), "--environment", "podman",
+                       "--backend", "native", "--profiles", "1x", "--repeats", "1", "--skip-broken-images")
+        assert r.returncode == 0, r.stderr.decode()[-3000:]
+        recs = _records(out)
+        assert sorted(rec["task"] for rec in recs.values()) == ["hello-app"], recs.keys()
+        assert next(iter(recs.values()))["outcome"] == "passed"
+        assert "broken-app" in json.loads((out / "manifest.json").read_text())["image_failures"]
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_verifier_limits_same_keeps_the_agents_limits_none_lifts_them(pg: PodmanGuest) -> None:
+    """A verifier that needs more memory than the 1x limit: Harbor's `same` kills it (an
+    infra error: the verifier could not judge), `none` lets it judge the work."""
+    root = SHARED_TMP / f"podman-vlimits-{uuid.uuid4().hex[:6]}"
+    try:
+        task = root / "suite" / "hungry-verifier"
+        shutil.copytree(SUITE / "hello-app", task)
+        (task / "tests" / "test.sh").write_text(
+            "#!/bin/bash\n"
+            "python3 -c \"b = bytearray(160 << 20); b[::4096] = b'x' * len(b[::4096])\" "
+            "&& echo 1 > /logs/verifier/reward.txt\n")
+        outcomes = {}
+        for mode in ("same", "none"):
+            out = root / mode
+            r = pg.harness("sweep", str(root / "suite"), "--out", str(out), "--environment", "podman",
+                           "--backend", "native", "--profiles", "1x", "--repeats", "1",
+                           "--verifier-limits", mode)
+            assert r.returncode == 0, r.stderr.decode()[-3000:]
+            rec = next(iter(_records(out).values()))
+            assert json.loads((out / "manifest.json").read_text())["verifier_limits"] == mode
+            outcomes[mode] = (rec["outcome"], rec["infra_reason"])
+        assert outcomes["same"] == ("infra_error", "verifier_error"), outcomes
+        assert outcomes["none"] == ("passed", None), outcomes
+        assert pg.leftovers() == {"containers": [], "cgroups": [], "processes": []}
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
