@@ -65,6 +65,10 @@ def diagnose(cgroup_root: Path | None = None) -> Diagnosis:
         d.uml_available = kernel is not None
         add(Check("user-mode Linux", d.uml_available, str(kernel) if kernel else "not installed",
                   None if kernel else UML_INSTALL))
+    from harness.environments.checks import container_checks
+
+    for name, value, fix in container_checks():
+        add(Check(name, None, value, fix))
     if mounts.v2 is None:
         add(Check("cgroup v2 mount", False, "none", "use --backend uml"))
         return d

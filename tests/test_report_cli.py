@@ -199,3 +199,15 @@ def test_a_directory_of_shards_reads_as_one_sweep(tmp_path: Path) -> None:
     assert expand_dirs([parent]) == [parent / "shard-1", parent / "shard-2"]
     assert expand_dirs([parent / "shard-1"]) == [parent / "shard-1"]
     assert expand_dirs([tmp_path / "empty"]) == [tmp_path / "empty"]
+
+
+def test_manifest_diff_names_a_different_image_but_not_its_build_time() -> None:
+    from harness.report.compare import manifest_diff
+
+    def manifest(image_id: str, seconds: float, source: str) -> dict[str, object]:
+        return {"images": {"app": {"reference": "localhost/app:1", "image_id": image_id, "source": source,
+                                   "seconds": seconds}}}
+
+    assert manifest_diff(manifest("sha-a", 12.0, "built"), manifest("sha-a", 0.1, "present")) == []
+    diff = manifest_diff(manifest("sha-a", 12.0, "built"), manifest("sha-b", 0.1, "present"))
+    assert [d["field"] for d in diff] == ["images.app.image_id"]

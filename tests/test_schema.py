@@ -8,11 +8,11 @@ import json
 import re
 import shutil
 from pathlib import Path
-from typing import Any
 
 import pytest
 from click.testing import CliRunner
 from conftest import REPO
+from helpers_schema import ADDED_RECORD, ADDED_VERIFIER, assert_manifest_read_unchanged, assert_read_unchanged
 
 from harness.cli import main
 from harness.errors import ResultsError, UsageError
@@ -28,6 +28,7 @@ from harness.schema.record import (
     VERIFIER_FIELDS,
     RunRecord,
     TrialRecord,
+    VerifierResult,
 )
 from harness.stats import table
 
@@ -45,40 +46,27 @@ def lines(d: Path) -> list[dict[str, object]]:
     return [json.loads(x) for x in (d / store.TRIALS_FILE).read_text().splitlines()]
 
 
-# Fields added to version 1 since the fixture was written, with the defaults an older file
-# reads as (issue 11: tamper checks, capped logs, the agent's environment, --protect-limits).
-# Fields added to version 1 since the fixture was written, with the defaults an older file
-# reads as: timeout profiles, timelines, spec overrides (issue 12); tamper checks, capped
-# logs, the agent's environment, --protect-limits (issue 11).
-RECORD_ADDED = {"timeout_multiplier": 1.0, "agent_timeout_sec": None, "limits_changed": {},
-                "escaped_processes_killed": 0, "logs": {}, "env_names": []}
-VERIFIER_ADDED = {"passed": None}
-PROFILE_ADDED = {"timeout_multiplier": 1.0}
-SETTINGS_ADDED = {"sample_interval": 0.1, "spec_overrides": None, "pass_env": [], "log_cap_bytes": 8 << 20,
-                  "agent_user": None, "protect_limits": False}
-MANIFEST_ADDED = {"spec_overrides": None}
-SUITE_ADDED = {"changed_during_sweep": False}
-
-
-def with_added_defaults(manifest: dict[str, Any]) -> dict[str, Any]:
-    """A manifest of the fixture's time as this harness reads it."""
-    profiles = [{**p, **PROFILE_ADDED} for p in manifest["profiles"]]
-    return {**manifest, **MANIFEST_ADDED, "profiles": profiles,
-            "suite": {**manifest["suite"], **SUITE_ADDED},
-            "settings": {**manifest["settings"], "profiles": profiles, **SETTINGS_ADDED}}
-
-
 def test_v1_directory_reads_through_the_schema_unchanged() -> None:
     m = store.read_manifest(V1)
-    # Every field comes back unchanged; fields added to version 1 since read as their
-    # defaults: what that sweep ran with.
-    assert m.to_json() == with_added_defaults(json.loads((V1 / store.MANIFEST_FILE).read_text()))
+    # Every field comes back unchanged; fields added to version 1 since (timeout profiles,
+    # timelines, spec overrides; the environment fields) read as their defaults: what that sweep ran with.
+    old = json.loads((V1 / store.MANIFEST_FILE).read_text())
+    profiles = [{**p, "timeout_multiplier": 1.0} for p in old["profiles"]]
+    assert_manifest_read_unchanged(m.to_json(), {
+        **old, "profiles": profiles, "spec_overrides": None,
+        "settings": {**old["settings"], "profiles": profiles, "sample_interval": 0.1,
+                     "spec_overrides": None}})
     assert m.n_trials_planned == 4 and m.finished_at and [p.name for p in m.profiles] == ["1x", "3x"]
     recs = store.read_trials(V1 / store.TRIALS_FILE).records
     assert len(recs) == 4
     for i, rec in enumerate(recs):
-        assert TrialRecord.from_json(rec, f"trials.jsonl:{i + 1}").to_json() == {
-            **rec, **RECORD_ADDED, "verifier": {**rec["verifier"], **VERIFIER_ADDED}}
+        written = TrialRecord.from_json(rec, f"trials.jsonl:{i + 1}").to_json()
+        upgraded = {**rec, "timeout_multiplier": 1.0, "agent_timeout_sec": None}
+        assert_read_unchanged({k: v for k, v in written.items() if k != "verifier"},
+                              {k: v for k, v in upgraded.items() if k != "verifier"}, TrialRecord,
+                              ADDED_RECORD)
+        assert isinstance(rec["verifier"], dict)
+        assert_read_unchanged(written["verifier"], rec["verifier"], VerifierResult, ADDED_VERIFIER)
     outcomes = {r["trial_id"]: r["outcome"] for r in recs}
     assert outcomes["spike-install/1x/0"] == "infra_error" and outcomes["steady/3x/0"] == "passed"
 
@@ -136,12 +124,12 @@ def test_records_without_a_version_are_refused(tmp_path: Path) -> None:
 
 def test_sweep_fields_are_what_a_sweep_writes() -> None:
     rec = lines(V1)[0]
-    added_since = set(RECORD_ADDED)  # optional: older records lack them
-    assert not added_since & set(rec) and not set(VERIFIER_ADDED) & set(rec["verifier"])
+    # optional: older records lack them
+    added_since = {"timeout_multiplier", "agent_timeout_sec", *ADDED_RECORD}
+    assert added_since <= {*RUN_FIELDS, *SWEEP_FIELDS} and not added_since & set(rec)
     assert set(rec) | added_since == {"schema", *RUN_FIELDS, *SWEEP_FIELDS}
     assert {"seed", "declared_memory_bytes", "declared_cpus"} <= set(SWEEP_FIELDS)
-    assert isinstance(rec["verifier"], dict)
-    assert set(rec["verifier"]) | set(VERIFIER_ADDED) == set(VERIFIER_FIELDS)
+    assert isinstance(rec["verifier"], dict) and set(rec["verifier"]) | ADDED_VERIFIER == set(VERIFIER_FIELDS)
     assert set(REPORT_KEYS) - added_since <= set(rec)
 
 

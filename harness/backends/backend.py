@@ -86,13 +86,14 @@ class Uml(Backend):
 
     cgroup_root: Path | None = None  # inside the guest
     mem: str | None = None  # guest RAM; default: `harness.backends.uml.default_guest_mem`
+    disks: tuple[str, ...] = ()  # more ubd disks for the guest (`harness.backends.uml.UmlGuest`)
     name = "uml"
 
     def call(self, argv: list[str]) -> int:
         """Run ``harness ARGV`` in a guest; its exit status."""
         from harness.backends.uml_relay import run_harness
 
-        return run_harness(argv, self.mem)
+        return run_harness(argv, self.mem, self.disks)
 
     def sweep(self, settings: SweepSettings, out_dir: Path,
               progress: TextIO | None = None) -> SweepResult:
@@ -101,13 +102,14 @@ class Uml(Backend):
 
         out_dir = out_dir.resolve()
         return _sweep_result(out_dir, uml_sweep.start(settings, out_dir, cgroup_root=self.cgroup_root,
-                                                      mem=self.mem))
+                                                      mem=self.mem, disks=self.disks))
 
     def resume(self, out_dir: Path, progress: TextIO | None = None) -> SweepResult:
         from harness.backends import uml_sweep
 
         out_dir = out_dir.resolve()
-        return _sweep_result(out_dir, uml_sweep.resume(out_dir, cgroup_root=self.cgroup_root, mem=self.mem))
+        return _sweep_result(out_dir, uml_sweep.resume(out_dir, cgroup_root=self.cgroup_root, mem=self.mem,
+                                                       disks=self.disks))
 
     def run(self, command: Sequence[str], limits: LimitSettings, *, timeout: float | None = None,
             grace: float = 5.0) -> RunRecord:

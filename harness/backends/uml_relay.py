@@ -12,7 +12,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import IO
@@ -46,29 +46,30 @@ class _Tail:
 
 
 def run_once(argv: list[str], *, cwd: str | os.PathLike[str], env: Mapping[str, str] | None,
-             mem: str = "1G") -> int:
+             mem: str = "1G", disks: list[str] | None = None) -> int:
     """Boot a guest, run ``argv`` there with its output relayed live, power off.
 
     Returns the command's exit status (128+N when killed by signal N). SIGINT/SIGTERM to
     us are forwarded to the command; then the guest goes down and 130/143 comes back.
     ``env`` is the caller's environment, filtered through :func:`guest_env`.
     """
-    return run_many([argv], cwd=cwd, env=env, mem=mem)[0]
+    return run_many([argv], cwd=cwd, env=env, mem=mem, disks=disks)[0]
 
 
-def run_harness(argv: list[str], mem: str | None = None) -> int:
+def run_harness(argv: list[str], mem: str | None = None, disks: Sequence[str] = ()) -> int:
     """Run ``harness ARGV`` (from `guest_commands`) in a fresh guest over this host's files,
-    in our working directory; its exit status as `run_once` gives it."""
+    in our working directory, with ``disks`` as its ubd disks; its exit status as `run_once` gives it."""
     from harness.backends.guest_commands import harness_command
     from harness.backends.protocol import guest_environment
     from harness.backends.uml import default_guest_mem
 
     return run_once(harness_command(argv), cwd=os.getcwd(), env=guest_environment(),
-                    mem=mem or default_guest_mem())
+                    mem=mem or default_guest_mem(), disks=list(disks))
 
 
 def run_many(commands: list[list[str]], *, cwd: str | os.PathLike[str], env: Mapping[str, str] | None,
-             mem: str = "1G", labels: list[str] | None = None, stdout: IO[str] | None = None) -> list[int]:
+             mem: str = "1G", labels: list[str] | None = None, stdout: IO[str] | None = None,
+             disks: list[str] | None = None) -> list[int]:
     """Boot one guest per command (in parallel), run them at once, relay their output live.
 
     With ``labels``, each line of a command's output is prefixed with ``[label] ``; the
@@ -78,7 +79,9 @@ def run_many(commands: list[list[str]], *, cwd: str | os.PathLike[str], env: Map
     check_visible(cwd, "the working directory")
     interrupted: list[int] = []
     restore = _trap_signals(lambda signum: interrupted.append(signum))
-    guests = [UmlGuest(mem=mem) for _ in commands]
+    if disks and len(commands) > 1:
+        raise UmlError("one set of disks cannot serve several guests", "give each guest its own disks")
+    guests = [UmlGuest(mem=mem, disks=list(disks or [])) for _ in commands]
     try:
         with contextlib.ExitStack() as stack:
             for guest in guests:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import signal
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,23 +29,29 @@ _STOPS = frozenset(killed_by(s) for s in (signal.SIGTERM, signal.SIGHUP))
 
 
 def start(settings: SweepSettings, out_dir: Path, *, cgroup_root: Path | None = None,
-          mem: str | None = None, as_json: bool = False) -> int:
-    """A new sweep into ``out_dir``; its exit status (ExitStatus.INTERRUPTED when a signal stopped it)."""
+          mem: str | None = None, as_json: bool = False, disks: Sequence[str] = ()) -> int:
+    """A new sweep into ``out_dir``; its exit status (ExitStatus.INTERRUPTED when a signal stopped it).
+
+    A sweep that may run containers (``environment`` not ``host``) runs in one guest, which
+    gets this host's images as a disk (`harness.environments.uml_handoff`)."""
     from harness.backends import uml_parts
 
     try:
         k = uml_parts.guests_for(settings, uml_parts.usable_cpus())
-        if k > 1:
+        if k > 1 and settings.environment != "host":
+            print(f"harness: --environment {settings.environment} runs in one guest (the images are "
+                  "handed to one guest); --concurrency applies inside it", file=sys.stderr)
+        elif k > 1:
             return uml_parts.start(settings, out_dir, k, cgroup_root=cgroup_root, mem=mem,
                                    as_json=as_json)
     except HarnessError as e:
         return say_error(e)
     return _in_one_guest(sweep_argv(settings, out_dir, cgroup_root=cgroup_root, as_json=as_json),
-                         out_dir, mem)
+                         out_dir, mem, disks, settings)
 
 
 def resume(out_dir: Path, *, cgroup_root: Path | None = None, mem: str | None = None,
-           as_json: bool = False) -> int:
+           as_json: bool = False, disks: Sequence[str] = ()) -> int:
     """Finish the sweep in ``out_dir`` (in as many guests as it was split over)."""
     from harness.backends import uml_parts
 
@@ -54,10 +61,12 @@ def resume(out_dir: Path, *, cgroup_root: Path | None = None, mem: str | None = 
             return uml_parts.resume(out_dir, parts, cgroup_root=cgroup_root, mem=mem, as_json=as_json)
     except HarnessError as e:
         return say_error(e)
-    return _in_one_guest(resume_argv(out_dir, cgroup_root=cgroup_root, as_json=as_json), out_dir, mem)
+    return _in_one_guest(resume_argv(out_dir, cgroup_root=cgroup_root, as_json=as_json), out_dir, mem, disks,
+                         None)
 
 
-def _in_one_guest(argv: list[str], result_dir: Path, mem: str | None) -> int:
+def _in_one_guest(argv: list[str], result_dir: Path, mem: str | None, disks: Sequence[str],
+                  settings: SweepSettings | None) -> int:
     """Run ``harness ARGV`` (a sweep) in a guest; its exit status, INTERRUPTED when a signal stopped it.
 
     A signal that reaches only this harness is forwarded, and the sweep in the guest stops
@@ -66,9 +75,12 @@ def _in_one_guest(argv: list[str], result_dir: Path, mem: str | None) -> int:
     record, so it is an interruption too, and the resume line is ours to print.
     """
     from harness.backends.uml_relay import run_harness
+    from harness.environments.uml_handoff import sweep_disks
 
     try:
-        code = run_harness(argv, mem)
+        # settings None: a resume, whose manifest in result_dir says whether it uses podman.
+        with sweep_disks(settings, result_dir if settings is None else None) as images:
+            code = run_harness(argv, mem, (*disks, *images))
     except UmlError as e:
         # issue 11 (item 7): a guest that died under the sweep is the harness's failure (125):
         # a clear error and the command that resumes, never a traceback.

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from harness.cli.common import errors_exit, fail, print_json, say
+from harness.cli.environment_options import environment_options, pick
 from harness.cli.options import backend_options
 from harness.errors import HarnessError, UsageError
 from harness.exits import ExitStatus, status_for
@@ -67,6 +68,7 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout at the end.")
 @click.option("--settings-json", hidden=True, default=None,
               help="The sweep's settings as the manifest stores them (how a UML guest gets them).")
+@environment_options
 @backend_options
 def sweep(suite: Path | None, out_dir: Path | None, resume_dir: Path | None, profiles: str | None,
           cpu_profiles: str | None, timeout_profiles: str | None, spec_overrides: Path | None,
@@ -74,7 +76,7 @@ def sweep(suite: Path | None, out_dir: Path | None, resume_dir: Path | None, pro
           concurrency: int | None, agent: str | None, tasks: str | None, shard: str | None,
           keep_workdirs: bool, pass_env: tuple[str, ...], log_cap: str | None, agent_user: str | None,
           protect_limits: bool, as_json: bool, settings_json: str | None, backend: str,
-          cgroup_root: Path | None) -> None:
+          cgroup_root: Path | None, **environment: Any) -> None:
     """Run every task of SUITE under every profile, --repeats times, in a shuffled order.
 
     \b
@@ -91,8 +93,8 @@ def sweep(suite: Path | None, out_dir: Path | None, resume_dir: Path | None, pro
             settings = _settings_from_json(settings_json, suite, resume_dir, out_dir)
         elif resume_dir is None:
             settings = _settings(suite, out_dir, profiles, cpu_profiles, timeout_profiles, sweep_file,
-                                 repeats, seed, concurrency, agent, tasks, shard, keep_workdirs, pass_env,
-                                 log_cap, agent_user, protect_limits)
+                                 repeats, seed, concurrency, agent, tasks, shard, keep_workdirs,
+                                 pick(environment), pass_env, log_cap, agent_user, protect_limits)
             settings = _extras(settings, spec_overrides, sample_interval)
             # issue 11: the whole plan (limits against the kernel's ranges included) and --out
             # are checked here, before a guest boots and before anything is written.
@@ -129,10 +131,10 @@ def run_sweep(backend: str, cgroup_root: Path | None, settings: SweepSettings | 
 
         if resume_dir is not None:
             sys.exit(uml_sweep.resume(resume_dir, cgroup_root=chosen.cgroup_root, mem=chosen.mem,
-                                      as_json=as_json))
+                                      as_json=as_json, disks=chosen.disks))
         assert settings is not None and out_dir is not None
         sys.exit(uml_sweep.start(settings, out_dir, cgroup_root=chosen.cgroup_root, mem=chosen.mem,
-                                 as_json=as_json))
+                                 as_json=as_json, disks=chosen.disks))
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         if resume_dir is not None:
@@ -177,8 +179,8 @@ def _settings_from_json(text: str, suite: Path | None, resume_dir: Path | None,
 def _settings(suite: Path | None, out_dir: Path | None, profiles: str | None, cpu_profiles: str | None,
               timeout_profiles: str | None, sweep_file: Path | None, repeats: int | None,
               seed: int | None, concurrency: int | None, agent: str | None, tasks: str | None,
-              shard: str | None, keep_workdirs: bool, pass_env: tuple[str, ...] = (),
-              log_cap: str | None = None, agent_user: str | None = None,
+              shard: str | None, keep_workdirs: bool, environment: dict[str, Any],
+              pass_env: tuple[str, ...] = (), log_cap: str | None = None, agent_user: str | None = None,
               protect_limits: bool = False) -> SweepSettings:
     from harness.schema.settings import SweepSettings
     from harness.sweep.agent import ORACLE
@@ -240,7 +242,8 @@ def _settings(suite: Path | None, out_dir: Path | None, profiles: str | None, cp
     return SweepSettings(
         suite=suite.resolve(), profiles=tuple(chosen), repeats=repeats, concurrency=concurrency,
         agent=ORACLE if agent is None else agent, tasks=task_list,
-        shard=shard, keep_workdirs=keep_workdirs, pass_env=tuple(parse_pass_env(pass_env)), **kwargs,
+        shard=shard, keep_workdirs=keep_workdirs, pass_env=tuple(parse_pass_env(pass_env)),
+        **environment, **kwargs,
     )
 
 

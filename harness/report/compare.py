@@ -27,6 +27,9 @@ from harness.stats.table import CellCounts
 # (tests/test_schema.py checks that each names a real manifest field).
 IGNORED = ("sweep_id", "started_at", "finished_at", "invocations", "cgroup_sessions", "suite.path",
            "shard", "settings.shard")
+# Leaves of a per-task image entry that say how the image came to be here, not which image
+# ran: how long the build took, and whether it was built, pulled or already present.
+IGNORED_IMAGE_LEAVES = ("seconds", "source")
 EXIT = {"reproduced": ExitStatus.OK, "different": ExitStatus.DIFFERENT,
         "inconclusive": ExitStatus.INCONCLUSIVE}
 
@@ -43,6 +46,9 @@ def manifest_diff(a: dict[str, Any], b: dict[str, Any]) -> list[dict[str, Any]]:
     out = []
     for key in sorted(set(fa) | set(fb)):
         if any(key == i or key.startswith(i + ".") for i in IGNORED):
+            continue
+        parts = key.split(".")
+        if len(parts) == 3 and parts[0] == "images" and parts[2] in IGNORED_IMAGE_LEAVES:
             continue
         if fa.get(key) != fb.get(key):
             out.append({"field": key, "a": fa.get(key), "b": fb.get(key)})

@@ -4,7 +4,7 @@ again at the end, read by resume, report and compare. README, "Result files"."""
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from harness.schema.fields import kwargs, names
@@ -129,6 +129,16 @@ class Manifest:
     finished_at: str | None = None  # None until every trial is recorded
     invocations: tuple[Invocation, ...] = ()
     cgroup_sessions: tuple[str, ...] = ()
+    # Where the tasks ran (harness.environments): the options, each task's choice, its image.
+    environment: str = "host"
+    agent_on: str = "container"
+    verifier_limits: str = "none"
+    pull: bool = False
+    environments: dict[str, str] = field(default_factory=dict)  # task -> host | podman
+    images: dict[str, dict[str, Any]] = field(default_factory=dict)  # task -> the image made ready
+    image_failures: dict[str, str] = field(default_factory=dict)  # task -> why (--skip-broken-images)
+    podman_version: str | None = None
+    memory_recursiveprot: bool | None = None  # None: no container task
     # per overridden task: the spec in force and the declared one (None: no --spec-overrides)
     spec_overrides: dict[str, dict[str, Any]] | None = None
 
@@ -169,6 +179,10 @@ class Manifest:
     def with_invocation(self, invocation: Invocation, session: str) -> Manifest:
         return dataclasses.replace(self, invocations=(*self.invocations, invocation),
                                    cgroup_sessions=(*self.cgroup_sessions, session))
+
+    def with_environments(self, info: dict[str, Any]) -> Manifest:
+        """With the environment fields (harness.environments.setup) set."""
+        return dataclasses.replace(self, **info)
 
     def finished(self, at: str) -> Manifest:
         return dataclasses.replace(self, finished_at=at)

@@ -106,19 +106,20 @@ class VerifierResult:
 
     outcome: Outcome
     infra_reason: InfraReason | None
-    exit_code: int
+    exit_code: int | None  # None: it never ran (a container gone after the agent phase)
     signal: int | None
     timed_out: bool
     wall_seconds: float
     memory_peak_bytes: int | None
     error: str | None
-    reward: float | None  # the number in $HARNESS_REWARD_FILE, if it wrote one
+    reward: float | None  # the number in $HARNESS_REWARD_FILE (container: /logs/verifier), if any
+    reward_source: str | None = None  # container trials: reward.txt | reward.json | None (exit status)
     passed: bool | None = None  # the verifier's own verdict on the work (None: older records)
 
     @classmethod
     def of(cls, run: RunRecord, reward: float | None, passed: bool) -> VerifierResult:
-        return cls(**{k: getattr(run, k) for k in names(cls) if k not in ("reward", "passed")},
-                   reward=reward, passed=passed)
+        own = ("reward", "reward_source", "passed")
+        return cls(**{k: getattr(run, k) for k in names(cls) if k not in own}, reward=reward, passed=passed)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -141,6 +142,20 @@ class TrialRecord(RunRecord):
     # log -> {"bytes_written", "bytes_kept", "truncated", ...} (runner/logcap.py); {} in older records
     logs: dict[str, dict[str, int | str]] = field(default_factory=dict)
     env_names: list[str] = field(default_factory=list)  # names (never values) the agent got
+    # Where it ran (harness.environments). The rest are None for a host trial.
+    environment: str = "host"  # host | podman
+    container: str | None = None  # the container's name (labels name the sweep and trial)
+    image: str | None = None  # the reference it was made ready under
+    image_id: str | None = None  # the image the container ran (by id)
+    workdir: str | None = None  # the image's WORKDIR, where agent and verifier ran
+    agent_on: str | None = None  # container | host
+    verifier_limits: str | None = None  # none | same
+    network: str | None = None  # the container's --network
+    container_cgroup: str | None = None  # the runtime's cgroup, a child of `cgroup`
+    container_limits: dict[str, str] | None = None  # read back there: none but a written guarantee
+    container_protection: str | None = None  # recursiveprot | written
+    runtime_rewrote_limits: list[str] | None = None  # limit files of `cgroup` the runtime changed
+    cleanup_error: str | None = None  # what failed while removing container and cgroups
     timeout_multiplier: float | None = 1.0  # of the task's agent timeout; None: no timeout
     agent_timeout_sec: float | None = None  # the agent's timeout in force; None: none (or not recorded)
 

@@ -28,6 +28,11 @@ _TYPES: dict[str, tuple[tuple[type, ...], bool]] = {
     "tasks": ((list,), True),
     "shard": ((str,), True),
     "keep_workdirs": ((bool,), False),
+    "environment": ((str,), False),
+    "agent_on": ((str,), False),
+    "verifier_limits": ((str,), False),
+    "pull": ((bool,), False),
+    "skip_broken_images": ((bool,), False),
     "sample_interval": ((int, float), False),
     "spec_overrides": ((dict,), True),
     "pass_env": ((list,), False),
@@ -48,6 +53,12 @@ class SweepSettings:
     tasks: tuple[str, ...] | None = None
     shard: str | None = None  # "i/N"
     keep_workdirs: bool = False
+    # Where each task's trials run (harness.environments; README, "Real task environments").
+    environment: str = "host"  # host | podman | auto
+    agent_on: str = "container"  # podman: container | host
+    verifier_limits: str = "none"  # podman: none | same
+    pull: bool = False  # podman: pull docker_image instead of building environment/
+    skip_broken_images: bool = False
     sample_interval: float = DEFAULT_SAMPLE_INTERVAL  # first interval of the timelines; 0 = none
     # task -> {"memory_bytes": int, "cpus": float}, either may be absent (--spec-overrides)
     spec_overrides: dict[str, dict[str, Any]] | None = None
@@ -63,6 +74,9 @@ class SweepSettings:
                 "repeats": self.repeats, "seed": self.seed, "concurrency": self.concurrency,
                 "agent": self.agent, "tasks": None if self.tasks is None else list(self.tasks),
                 "shard": self.shard, "keep_workdirs": self.keep_workdirs,
+                "environment": self.environment, "agent_on": self.agent_on,
+                "verifier_limits": self.verifier_limits, "pull": self.pull,
+                "skip_broken_images": self.skip_broken_images,
                 "sample_interval": self.sample_interval, "spec_overrides": self.spec_overrides,
                 "pass_env": list(self.pass_env), "log_cap_bytes": self.log_cap_bytes,
                 "agent_user": self.agent_user, "protect_limits": self.protect_limits}

@@ -10,7 +10,7 @@ from pathlib import Path
 from harness.errors import UsageError
 
 ORACLE = "bash {task_dir}/solution/solve.sh"
-PLACEHOLDERS = ("task_dir", "instruction", "workdir", "task", "python")
+PLACEHOLDERS = ("task_dir", "instruction", "workdir", "task", "python", "container")
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,8 @@ class AgentTemplate:
             raise UsageError(f"--agent {self.template!r}: unknown placeholder {e}",
                              f"use only {', '.join('{' + p + '}' for p in PLACEHOLDERS)}") from None
 
-    def expand(self, task_dir: Path, instruction: Path, workdir: Path, task: str) -> list[str]:
+    def expand(self, task_dir: Path, instruction: Path, workdir: Path, task: str,
+               container: str = "") -> list[str]:
         values = {"task_dir": str(task_dir), "instruction": str(instruction), "workdir": str(workdir),
-                  "task": task, "python": sys.executable}
+                  "task": task, "python": sys.executable, "container": container}
         return [word.format(**values) for word in shlex.split(self.template)]

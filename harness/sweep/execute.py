@@ -30,7 +30,7 @@ from harness.sweep import outdir
 from harness.sweep.budget import Budget, check_plan
 from harness.sweep.lock import exclusive
 from harness.sweep.manifest import new_manifest, session_hint
-from harness.sweep.prepare import SweepPlan, make_plan
+from harness.sweep.prepare import SweepPlan, make_plan, with_environments
 from harness.sweep.progress import Progress
 from harness.sweep.scheduler import run_all
 from harness.sweep.task_trial import TrialContext
@@ -62,7 +62,8 @@ def start(settings: SweepSettings, out_dir: Path, backend: str, cgroup_root: Pat
     outdir.create(out_dir)
     with exclusive(out_dir):
         outdir.check_new(out_dir)  # again under the lock: another harness may have started here
-        manifest = new_manifest(plan, backend, budget.describe())
+        plan, environments = with_environments(plan, out_dir, fresh=True)
+        manifest = new_manifest(plan, backend, budget.describe()).with_environments(environments)
         return _execute(plan, manifest, out_dir, backend, cgroup_root, budget, set(), progress_stream)
 
 
@@ -111,9 +112,21 @@ def _resume(out_dir: Path, backend: str, cgroup_root: Path | None,
                            "resume only the directory `harness sweep` wrote, with its own suite")
     budget = Budget.for_host(manifest.settings.concurrency)
     check_plan(budget, [(t.trial_id, plan.limits(t)) for t in plan.trials if t.trial_id not in done])
-    _clean_leftovers(manifest, cgroup_root)  # refusals first: nothing is touched before them
+    # Refusals first: nothing is touched before them (and all under the lock).
+    if manifest.settings.environment != "host":  # before the cgroups: a container's live in them
+        from harness.environments.setup import remove_leftover_containers
+
+        remove_leftover_containers(manifest.sweep_id, _session_alive)
+    _clean_leftovers(manifest, cgroup_root)
     shutil.rmtree(out_dir / "work", ignore_errors=True)
+    plan, environments = with_environments(plan, out_dir, fresh=False)
+    manifest = manifest.with_environments(environments)
     return _execute(plan, manifest, out_dir, backend, cgroup_root, budget, done, progress_stream)
+
+
+def _session_alive(path: str) -> bool:
+    """Whether the cgroup session at ``path`` still has a harness running (another shard)."""
+    return bool(path) and Path(path).exists() and session_alive(Cgroup(Path(path)))
 
 
 def _clean_leftovers(manifest: Manifest, cgroup_root: Path | None) -> None:
@@ -143,8 +156,8 @@ def _execute(plan: SweepPlan, manifest: Manifest, out_dir: Path, backend: str,
         s = plan.settings
         ctx = TrialContext(ws, plan.agent, out_dir, backend, manifest.host.hostname,
                            manifest.sweep_id, s.keep_workdirs, sampling=policy_for(s.sample_interval),
-                           suite_root=plan.suite.path, pass_env=s.pass_env,
-                           log_cap_bytes=s.log_cap_bytes, agent_user=s.agent_user,
+                           environments=plan.environments, suite_root=plan.suite.path,
+                           pass_env=s.pass_env, log_cap_bytes=s.log_cap_bytes, agent_user=s.agent_user,
                            protect_limits=s.protect_limits,
                            task_digests={t.name: task_digest(t.path, t.path != plan.suite.path)
                                          for t in plan.suite.tasks})

@@ -1,10 +1,16 @@
-"""From settings to a checked plan: the suite loaded, the agent validated, the trials in order."""
+"""From settings to a checked plan: the suite loaded, the agent validated, the trials in order;
+then, before the first trial, each task's environment chosen and its image made ready."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from harness.errors import UsageError
+from harness.errors import HarnessError, UsageError
 from harness.limits import LimitSettings
 from harness.schema.settings import SweepSettings
 from harness.suite.parse import Suite, load_suite
@@ -14,6 +20,9 @@ from harness.sweep.agent import AgentTemplate
 from harness.sweep.plan import Trial, parse_shard, plan_trials, shard_trials
 from harness.sweep.profiles import Profile
 
+if TYPE_CHECKING:
+    from harness.sweep.task_trial import Environment
+
 
 @dataclass(frozen=True)
 class SweepPlan:
@@ -21,6 +30,7 @@ class SweepPlan:
     suite: Suite
     trials: list[Trial]
     agent: AgentTemplate
+    environments: Mapping[str, Environment] = field(default_factory=dict)  # set by with_environments
 
     def task(self, name: str) -> TaskSpec:
         return self.suite.task(name)
@@ -56,3 +66,21 @@ def make_plan(settings: SweepSettings) -> SweepPlan:
         for t in suite.tasks:
             p.resolve(t)
     return SweepPlan(settings, suite, trials, agent)
+
+
+def with_environments(plan: SweepPlan, out_dir: Path, *, fresh: bool) -> tuple[SweepPlan, dict[str, Any]]:
+    """The plan with each task's environment and image ready (harness.environments.setup),
+    without the trials of tasks skipped for a broken image; and the manifest's environment
+    fields. Builds and pulls happen here, before any trial and outside every trial cgroup."""
+    from harness.environments.setup import EnvironmentOptions, prepare_environments
+
+    s = plan.settings
+    options = EnvironmentOptions(s.environment, s.agent_on, s.verifier_limits, s.pull, s.skip_broken_images)
+    try:
+        prepared = prepare_environments(options, plan.suite.tasks, out_dir / "images")
+    except HarnessError:
+        if fresh:  # refused before anything ran: leave --out as it was, empty
+            shutil.rmtree(out_dir / "images", ignore_errors=True)
+        raise
+    trials = [t for t in plan.trials if t.task not in prepared.skipped]
+    return dataclasses.replace(plan, environments=prepared.environments, trials=trials), prepared.manifest

@@ -92,6 +92,7 @@ def _parse_options(suite: Path, seed: int, options: list[str]) -> SweepSettings:
     shard would be (without its shard: `shard_settings` adds it)."""
     import click
 
+    from harness.cli.environment_options import pick
     from harness.cli.sweep_cmd import _extras, _settings, sweep
 
     argv = [str(suite), "--out", "unused", "--seed", str(seed), *options]
@@ -103,7 +104,7 @@ def _parse_options(suite: Path, seed: int, options: list[str]) -> SweepSettings:
     p = ctx.params
     settings = _settings(suite, Path("unused"), p["profiles"], p["cpu_profiles"], p["timeout_profiles"],
                          p["sweep_file"], p["repeats"], seed, p["concurrency"], p["agent"], p["tasks"], None,
-                         p["keep_workdirs"])
+                         p["keep_workdirs"], pick(dict(p)))
     return _extras(settings, p["spec_overrides"], p["sample_interval"])
 
 

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from harness.cgroup.workspace import Workspace, safe_name
 from harness.limits import LimitSettings
@@ -41,6 +41,21 @@ T = TypeVar("T")
 REWARD_FILE = "reward.txt"  # where a verifier may write 1 (pass) or 0; see README
 
 
+class Environment(Protocol):
+    """Where a task's trials run (harness.environments): runs one trial to its end and returns
+    its record (not yet written).
+
+    Every environment puts the agent phase under the profile's limits in a trial cgroup
+    of the harness's own, reads OOM kills and counters from it exactly as a host trial
+    does, and leaves nothing behind (no process, no cgroup, no container).
+    """
+
+    name: str
+
+    def run_trial(self, ctx: TrialContext, task: TaskSpec, profile: Profile, trial: Trial,
+                  on_event: EventCallback | None = None) -> TrialRecord: ...
+
+
 @dataclass(frozen=True)
 class TrialContext:
     """What every trial of a sweep shares."""
@@ -59,6 +74,8 @@ class TrialContext:
     protect_limits: bool = False  # the agent phase runs confined (harness/runner/confine.py)
     # task -> task_digest() when the sweep (re)started: a verifier copy must match it
     task_digests: Mapping[str, str] = field(default_factory=dict)
+    # Per task, where its trials run (harness.environments); a task not named runs here.
+    environments: Mapping[str, Environment] = field(default_factory=dict)
     sampling: SamplePolicy | None = field(default_factory=SamplePolicy)  # None: no timeline
 
 
@@ -71,6 +88,9 @@ def trial_paths(out_dir: Path, trial_id: str) -> tuple[Path, Path]:
 def run_task_trial(ctx: TrialContext, task: TaskSpec, profile: Profile, trial: Trial,
                    on_event: EventCallback | None = None) -> TrialRecord:
     """Run one trial to its end and return its record (not yet written)."""
+    environment = ctx.environments.get(task.name)
+    if environment is not None:
+        return environment.run_trial(ctx, task, profile, trial, on_event)
     workdir, logdir = trial_paths(ctx.out_dir, trial.trial_id)
     # issue 11 (item 5): the agent's and the verifier's copies of the task live beside the
     # working directory (under DIR/work, which a resume clears), never in the suite.
