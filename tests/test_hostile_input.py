@@ -293,3 +293,12 @@ def test_task_digest_sees_through_links_and_matches_its_copy(tmp_path):
     assert sorted(p.name for p in agent.iterdir()) == ["instruction.md", "task.toml"]
     outside.write_text("exit 0\n")
     assert task_digest(d, shared=True) != before
+
+
+@pytest.mark.parametrize("flag", [("--protect-limits",), ("--agent-user", "root")])
+def test_confining_the_agent_is_refused_with_container_trials(suite, tmp_path, flag):
+    """--protect-limits drops CAP_SYS_ADMIN, which rootful podman needs: refused, not half-applied."""
+    out = tmp_path / "out"
+    one_clear_error(harness("sweep", str(suite), "--out", str(out), "--environment", "podman", *flag),
+                    2, f"{flag[0]} cannot be combined with --environment podman")
+    assert not out.exists()

@@ -289,3 +289,23 @@ def test_verifier_limits_same_keeps_the_agents_limits_none_lifts_them(pg: Podman
         assert pg.leftovers() == {"containers": [], "cgroups": [], "processes": []}
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def test_a_host_agent_sees_no_tests_and_none_of_our_environment(pg: PodmanGuest) -> None:
+    """issue 11 for container trials: --agent-on host got the suite's own task directory
+    (tests/ and solution/ in it) and the harness's whole environment."""
+    out = SHARED_TMP / f"podman-hostile-{uuid.uuid4().hex[:6]}"
+    agent = "sh -c 'ls -a \"$HARNESS_TASK_DIR\"; echo; env | cut -d= -f1 | sort'"
+    try:
+        r = pg.harness("sweep", str(SUITE), "--out", str(out), "--environment", "podman",
+                       "--backend", "native", "--profiles", "1x", "--repeats", "1", "--tasks", "hello-app",
+                       "--agent-on", "host", "--agent", agent)
+        assert r.returncode == 0, r.stderr.decode()[-3000:]
+        rec = next(iter(_records(out).values()))
+        assert rec["outcome"] == "failed" and rec["env_names"] == [], rec  # it did no work
+        assert rec["logs"]["agent"]["cut_bytes"] == 0 and rec["verifier"]["passed"] is False
+        listing, _, names = (out / "logs" / "hello-app__1x__0" / "agent.log").read_text().partition("\n\n")
+        assert "instruction.md" in listing.split() and not {"tests", "solution"} & set(listing.split())
+        assert "PYTHONPATH" not in names.split() and "HARNESS_PODMAN" in names.split()
+    finally:
+        shutil.rmtree(out, ignore_errors=True)

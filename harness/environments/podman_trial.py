@@ -43,9 +43,18 @@ from harness.runner.spawn import spawn_in_cgroup
 from harness.runner.trial import EventCallback, error_record
 from harness.schema.record import InfraReason, Outcome, RunRecord, TrialRecord, VerifierResult
 from harness.suite.task import TaskSpec
+from harness.sweep.agent_env import passed_names, workload_env
 from harness.sweep.plan import Trial
 from harness.sweep.profiles import Profile
-from harness.sweep.task_trial import TrialContext, trial_paths, trial_record
+from harness.sweep.task_trial import (
+    TrialContext,
+    agent_copy,
+    capped,
+    task_tampered,
+    trial_paths,
+    trial_record,
+    verifier_copy,
+)
 
 GRACE = 5.0  # SIGTERM to the agent's processes, then SIGKILL
 EXEC_SLACK = 30.0  # how long an exec client may outlive the processes it ran
@@ -94,7 +103,11 @@ class PodmanEnvironment:
     def run_trial(self, ctx: TrialContext, task: TaskSpec, profile: Profile, trial: Trial,
                   on_event: EventCallback | None = None) -> TrialRecord:
         image = self.s.images[task.name]
-        _, logdir = trial_paths(ctx.out_dir, trial.trial_id)
+        workdir, logdir = trial_paths(ctx.out_dir, trial.trial_id)
+        # issue 11 (item 5): the task's copies for this trial (the host agent's view, the
+        # verifier's checked copy) live under DIR/work, never in the suite.
+        copies = workdir.with_name(workdir.name + ".task")
+        shutil.rmtree(copies, ignore_errors=True)
         logdir.mkdir(parents=True, exist_ok=True)
         for sub in ("agent", "verifier"):
             shutil.rmtree(logdir / sub, ignore_errors=True)  # a half-done attempt of a killed sweep
@@ -108,6 +121,7 @@ class PodmanEnvironment:
             "verifier_limits": self.s.verifier_limits,
             "network": self._network(task.name), "runtime_rewrote_limits": None,
             "container_cgroup": None, "container_protection": None, "container_limits": None,
+            "logs": {}, "env_names": [],
         }
         cg = ctx.workspace.new_trial(f"{task.name}-{profile.name}")
         # podman's own processes (conmon, exec clients) beside T, outside every limit.
@@ -115,10 +129,12 @@ class PodmanEnvironment:
         try:
             try:
                 agent, outcome, reason, verifier = self._run(
-                    ctx, task, cg, runtime, name, image, logdir, limits.files(), started_at, fields, trial,
-                    profile.agent_timeout(task), on_event)
+                    ctx, task, cg, runtime, name, image, logdir, copies, limits.files(), started_at, fields,
+                    trial, profile.agent_timeout(task), on_event)
                 rec = trial_record(agent, ctx, task, profile, trial, limits, outcome=outcome,
                                    infra_reason=reason, agent_outcome=agent.outcome, verifier=verifier)
+                if reason == "task_tampered":
+                    rec = task_tampered(rec, task)
             except HarnessError as e:
                 run = error_record([], ctx.backend, str(e), started_at=started_at,
                                    limits=counters.read_limits(cg) if cg.path.exists() else {})
@@ -126,14 +142,16 @@ class PodmanEnvironment:
                                    infra_reason=run.infra_reason, agent_outcome=None, verifier=None)
         finally:
             fields["cleanup_error"] = self._cleanup(cg, runtime, name)
+            if not ctx.keep_workdirs:
+                shutil.rmtree(copies, ignore_errors=True)
         return dataclasses.replace(rec, **fields)
 
     # -- the lifecycle ---------------------------------------------------------------
     def _run(self, ctx: TrialContext, task: TaskSpec, cg: Cgroup, runtime: Cgroup, name: str,
              image: ReadyImage,
-             logdir: Path, files: dict[str, str], started_at: str, fields: dict[str, Any],
+             logdir: Path, copies: Path, files: dict[str, str], started_at: str, fields: dict[str, Any],
              trial: Trial, agent_timeout: float | None, on_event: EventCallback | None
-             ) -> tuple[RunRecord, Outcome, InfraReason | None, VerifierResult]:
+             ) -> tuple[RunRecord, Outcome, InfraReason | None, VerifierResult | None]:
         """The lifecycle up to the verdict: (agent phase, outcome, infra reason, verifier)."""
         podman = self.s.podman
         for key, value in files.items():
@@ -178,24 +196,32 @@ class PodmanEnvironment:
         else:
             command = ctx.agent.expand(task.path, Path(env["HARNESS_INSTRUCTION"]), Path(workdir), task.name,
                                        container=name)
-        with open(logdir / "agent.log", "wb") as log:
-            if self.s.agent_on == "host" and not oracle:
-                agent = self._host_agent(ctx, task, cg, name, command, env, log, init_pid, agent_timeout,
-                                         on_event)
-            else:
-                agent = self._exec(cg, runtime, name, workdir, command, env, agent_timeout, log,
-                                   init_pid, on_event)
+        logs: dict[str, dict[str, int | str]] = fields["logs"]
+        if self.s.agent_on == "host" and not oracle:
+            agent = capped(ctx, logdir / "agent.log", logs, "agent", lambda log: self._host_agent(
+                ctx, task, cg, name, command, env, log, init_pid, agent_timeout, on_event, copies, fields))
+        else:
+            # The agent's environment in the container is explicit: the image's, ours above,
+            # and what --pass-env names (recorded by name, never value).
+            given = {n: os.environ[n] for n in ctx.pass_env if n in os.environ}
+            env = {**given, **env}
+            fields["env_names"] = sorted(given)
+            agent = capped(ctx, logdir / "agent.log", logs, "agent", lambda log: self._exec(
+                cg, runtime, name, workdir, command, env, agent_timeout, log, init_pid, on_event))
         agent_counters = counters.collect(cg)
         agent_rec = _agent_record(agent, agent_counters, limits, command, started_at, ctx.backend, cg)
         if not _running(podman, name):
             verifier = VerifierResult(
                 outcome="infra_error", infra_reason="verifier_error", exit_code=None, signal=None,
                 timed_out=False, wall_seconds=0.0, memory_peak_bytes=None, reward=None, reward_source=None,
-                error="the container was gone after the agent phase (an OOM kill with "
+                passed=False, error="the container was gone after the agent phase (an OOM kill with "
                       "memory.oom.group takes its init too)")
             passed = False
         else:
-            verifier, passed = self._verify(task, cg, runtime, name, workdir, logdir, init_pid)
+            checked = self._verify(ctx, task, cg, runtime, name, workdir, logdir, copies, init_pid, logs)
+            if checked is None:  # the task's files changed under the sweep: not judged
+                return agent_rec, "infra_error", "task_tampered", None
+            verifier, passed = checked
         outcome: Outcome
         reason: InfraReason | None
         if verifier.outcome == "infra_error" and agent_rec.oom_kill_source is None:
@@ -205,9 +231,15 @@ class PodmanEnvironment:
             outcome, reason = verdict.outcome, verdict.infra_reason
         return agent_rec, outcome, reason, verifier
 
-    def _verify(self, task: TaskSpec, cg: Cgroup, runtime: Cgroup, name: str, workdir: str, logdir: Path,
-                init_pid: int) -> tuple[VerifierResult, bool]:
+    def _verify(self, ctx: TrialContext, task: TaskSpec, cg: Cgroup, runtime: Cgroup, name: str, workdir: str,
+                logdir: Path, copies: Path, init_pid: int, logs: dict[str, dict[str, int | str]]
+                ) -> tuple[VerifierResult, bool] | None:
+        """The verifier's run and whether the work passed; None when the task's files differ
+        from when the sweep began (issue 11, item 5: then no verifier may judge)."""
         podman = self.s.podman
+        verifier_task, tampered = verifier_copy(ctx, task, copies / "verifier")
+        if tampered:
+            return None
         if self.s.verifier_limits == "none":
             for key, value in LIFTED.items():
                 if cg.has(key):
@@ -218,11 +250,14 @@ class PodmanEnvironment:
                 shutil.rmtree(leftover)
             else:
                 leftover.unlink()
-        podman.run(["cp", f"{task.path / 'tests'}/.", f"{name}:/tests"], timeout=COPY_TIMEOUT)
-        with open(logdir / "verifier.log", "wb") as log:
-            phase = self._exec(cg, runtime, name, workdir, ["bash", "/tests/test.sh"],
-                               dict(self.s.task_images[task.name].verifier_env),
-                               task.verifier_timeout_sec, log, init_pid, None)
+        # issue 11 (item 5): the tests come from the checked copy, into a /tests the agent
+        # cannot have seeded (a planted conftest.py would otherwise run with them).
+        podman.run(["exec", name, "rm", "-rf", "/tests"], timeout=COPY_TIMEOUT)
+        podman.run(["cp", f"{verifier_task / 'tests'}/.", f"{name}:/tests"], timeout=COPY_TIMEOUT)
+        phase = capped(ctx, logdir / "verifier.log", logs, "verifier", lambda log: self._exec(
+            cg, runtime, name, workdir, ["bash", "/tests/test.sh"],
+            dict(self.s.task_images[task.name].verifier_env), task.verifier_timeout_sec, log, init_pid,
+            None))
         reward = read_reward(logdir / "verifier")
         code = phase.returncode
         oom = phase.events.get("oom_kill", 0) > 0
@@ -236,7 +271,7 @@ class PodmanEnvironment:
             exit_code=code, signal=_signal_of(code),
             timed_out=phase.timed_out, wall_seconds=round(phase.wall, 4),
             memory_peak_bytes=None,  # T counts since its creation: no phase-own peak before 6.12
-            reward=reward.value, reward_source=reward.source,
+            reward=reward.value, reward_source=reward.source, passed=passed,
             error=("OOM-killed in the verifier phase" if oom and not error else error))
         return v, passed and not infra
 
@@ -252,11 +287,15 @@ class PodmanEnvironment:
 
     def _host_agent(self, ctx: TrialContext, task: TaskSpec, cg: Cgroup, name: str, command: list[str],
                     env: dict[str, str], log: Any, init_pid: int, timeout: float | None,
-                    on_event: EventCallback | None) -> _Phase:
+                    on_event: EventCallback | None, copies: Path, fields: dict[str, Any]) -> _Phase:
         """``--agent-on host``: the agent outside the limits (model client and all), driving
         the container through ``$HARNESS_PODMAN exec $HARNESS_CONTAINER ...``."""
-        full = {**os.environ, **env, "HARNESS_TASK_DIR": str(task.path),
+        # issue 11: an explicit environment (--pass-env names the rest), and the task as an
+        # agent may see it (no tests/, no solution/), never the suite itself.
+        ours = {**env, "HARNESS_TASK_DIR": str(agent_copy(ctx, task, copies / "agent").absolute()),
                 "HARNESS_PODMAN": " ".join(self.s.podman.argv([]))}
+        full = workload_env(os.environ, ctx.pass_env, ours)
+        fields["env_names"] = passed_names(full, ours)
         outside = ctx.workspace.new_trial(f"{task.name}-host-agent")
         try:
             proc = spawn_in_cgroup(outside, command, env=full, stdin=subprocess.DEVNULL, stdout=log,

@@ -56,6 +56,14 @@ def make_plan(settings: SweepSettings) -> SweepPlan:
         if missing:
             raise UsageError(f"the oracle agent needs solution/solve.sh, missing in: {', '.join(missing)}",
                              "give --agent COMMAND, or --tasks without those tasks")
+    if settings.environment != "host" and (settings.protect_limits or settings.agent_user is not None):
+        # --protect-limits drops CAP_SYS_ADMIN, which rootful podman needs; and a container's
+        # agent runs as the image's user. A container keeps its agent from the cgroup files.
+        flag = "--protect-limits" if settings.protect_limits else "--agent-user"
+        raise UsageError(f"{flag} cannot be combined with --environment {settings.environment}: "
+                         "container trials run under rootful podman, which needs the privileges it drops",
+                         f"drop {flag} (a container already keeps its agent from the cgroup files), "
+                         "or give --environment host")
     trials = plan_trials(list(suite.tasks), settings.profiles, settings.repeats, settings.seed)
     if settings.shard:
         i, n = parse_shard(settings.shard)
