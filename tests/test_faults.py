@@ -194,7 +194,11 @@ def test_a_full_disk_at_each_write_keeps_whole_lines_and_resumes(kernel, shared_
 def test_a_second_harness_on_a_running_sweep_is_refused_and_harmless(kernel, shared_tmp):
     marks = shared_tmp / "marks"
     marks.mkdir()
-    suite = phased_suite(shared_tmp, marks, n_tasks=1)
+    # The agents hold the sweep until both second harnesses have been refused (a fixed
+    # sleep raced them on a loaded machine: the sweep could finish first).
+    suite = shared_tmp / "suite"
+    write_task(suite, "t0", f"touch {marks}/agent.$$; n=0; until [ -f {marks}/release ] || [ $n -gt 1200 ]; "
+                            "do sleep 0.05; n=$((n+1)); done; echo ok > result", "test -f result")
     out = shared_tmp / "out"
     h = f"{kernel.python} -m harness sweep"
     r = kernel.sh(f"{h} {suite} --out {out} --profiles 1x --repeats 2 --seed 1 2>/dev/null & pid=$!; "
@@ -202,7 +206,7 @@ def test_a_second_harness_on_a_running_sweep_is_refused_and_harmless(kernel, sha
                   f"n=$((n+1)); done; "
                   f"{h} {suite} --out {out} --profiles 1x 2>{shared_tmp}/new.err; echo new=$?; "
                   f"{h} --resume {out} 2>{shared_tmp}/resume.err; echo resume=$?; "
-                  f"wait $pid; echo first=$?", env=ENV, timeout=240)
+                  f"touch {marks}/release; wait $pid; echo first=$?", env=ENV, timeout=240)
     assert "new=2" in r.stdout and "resume=2" in r.stdout and "first=0" in r.stdout, r.stdout
     assert "already holds a started sweep" in (shared_tmp / "new.err").read_text()
     assert "another harness" in (shared_tmp / "resume.err").read_text()
