@@ -26,7 +26,8 @@ ADDED_SUITE = {"changed_during_sweep"}
 
 def _default(cls: type, name: str) -> object:
     f = next(f for f in dataclasses.fields(cls) if f.name == name)
-    return f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+    value = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+    return list(value) if isinstance(value, tuple) else value  # as JSON holds it
 
 
 def assert_read_unchanged(written: dict[str, object], original: dict[str, object], cls: type,
