@@ -6,23 +6,12 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from harness.errors import UsageError
+from harness.plotting import pyplot_for
 from harness.report.document import Report
-
-SUFFIXES = (".png", ".svg")
 
 
 def plot_report(report: Report, path: Path) -> None:
-    if path.suffix.lower() not in SUFFIXES:
-        raise UsageError(f"--plot {path}: unknown image type {path.suffix!r}", "name a .png or .svg file")
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise UsageError("--plot needs matplotlib, which is not installed",
-                         "pip install 'harness[plot]'") from None
+    plt = pyplot_for(path)
     doc = report.to_json()
     profiles = doc["profiles"]
     axis = doc["trend"]["axis"] or "memory"

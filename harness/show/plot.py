@@ -5,26 +5,16 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
-from harness.errors import UsageError
+from harness.plotting import pyplot_for
 from harness.runner.timeline import Timeline
 from harness.show.text import guarantee_bytes, limit_bytes
 
-SUFFIXES = (".png", ".svg")
 MIB = float(1 << 20)
 
 
 def plot_timeline(tl: Timeline, path: Path, title: str) -> None:
     """Memory (sampled, and the peak so far) and CPUs used against time; limits as lines, kills marked."""
-    if path.suffix.lower() not in SUFFIXES:
-        raise UsageError(f"--plot {path}: unknown image type {path.suffix!r}", "name a .png or .svg file")
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise UsageError("--plot needs matplotlib, which is not installed",
-                         "pip install 'harness[plot]'") from None
+    plt = pyplot_for(path)
     fig, (ax, cx) = plt.subplots(2, 1, figsize=(8, 5.5), sharex=True, height_ratios=(3, 1))
     mem = [(t, m / MIB) for t, m in zip(tl.seconds, tl.memory, strict=True) if m is not None]
     peak = [(t, p / MIB) for t, p in zip(tl.seconds, tl.peak, strict=True) if p is not None]
