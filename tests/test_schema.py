@@ -109,8 +109,10 @@ def test_resume_refuses_a_future_version_and_a_finished_sweep(tmp_path: Path) ->
 
     with pytest.raises(ResultsError, match="schema version 2"):
         execute.resume(_future(tmp_path, "manifest"), "native", None)
+    finished = tmp_path / "finished"
+    shutil.copytree(V1, finished)  # a refused resume still takes the directory's lock
     with pytest.raises(UsageError, match=r"finished .*nothing to resume"):
-        execute.resume(V1, "native", None)
+        execute.resume(finished, "native", None)
 
 
 def test_records_without_a_version_are_refused(tmp_path: Path) -> None:
