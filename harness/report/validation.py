@@ -135,11 +135,8 @@ MULTS = [1.0, 1.5, 2.0, 3.0, 5.0]
 NAMES = ["1x", "1.5x", "2x", "3x", "5x"]
 
 
-def false_band(sims: int, n: int, k: int, margin: float, seed: int) -> Check:
-    """Every capped profile's success exactly −margin from 1x, infra errors truly lower: any
-    recommendation is false."""
-    infra = [BASE_INFRA] + [LOW_INFRA] * 4
-    pop = _pop(infra, diff=[0.0] + [-margin] * 4)
+def _band_recommends(pop: Population, sims: int, n: int, k: int, margin: float, seed: int) -> int:
+    """In how many of ``sims`` sweeps drawn from ``pop`` the band recommends a limit."""
     rng, hits = np.random.default_rng(seed), 0
     with _no_trial_reference():
         for _ in range(sims):
@@ -147,6 +144,15 @@ def false_band(sims: int, n: int, k: int, margin: float, seed: int) -> Check:
             comps = against.comparisons(c, NAMES, 0, margin, ALPHA, False)
             rec = against.recommendation(comps, c, NAMES, list(MULTS), 0, margin, ALPHA)
             hits += rec.verdict == "recommended"
+    return hits
+
+
+def false_band(sims: int, n: int, k: int, margin: float, seed: int) -> Check:
+    """Every capped profile's success exactly −margin from 1x, infra errors truly lower: any
+    recommendation is false."""
+    infra = [BASE_INFRA] + [LOW_INFRA] * 4
+    pop = _pop(infra, diff=[0.0] + [-margin] * 4)
+    hits = _band_recommends(pop, sims, n, k, margin, seed)
     return _check(f"false band, {n} tasks × {k}, margin {margin * 100:g} pts, 4 candidates", *AT_MOST_5,
                   hits, sims)
 
@@ -281,13 +287,7 @@ def band_power(sims: int, n: int, k: int, margin: float, seed: int) -> Check:
     recommends (power: no target), at a size the capacity line says can settle it."""
     infra = [BASE_INFRA, 0.04, LOW_INFRA, LOW_INFRA, LOW_INFRA]
     pop = _pop(infra, diff=[0.0] * 5)
-    rng, hits = np.random.default_rng(seed), 0
-    with _no_trial_reference():
-        for _ in range(sims):
-            c = sample(pop, rng, n, k)
-            comps = against.comparisons(c, NAMES, 0, margin, ALPHA, False)
-            rec = against.recommendation(comps, c, NAMES, list(MULTS), 0, margin, ALPHA)
-            hits += rec.verdict == "recommended"
+    hits = _band_recommends(pop, sims, n, k, margin, seed)
     return _check(f"band recommends, success flat, {n} × {k}, ±{margin * 100:g} pts (power)", "reported",
                   0.0, 1.0, hits, sims)
 
