@@ -10,13 +10,13 @@ takes it. The profiles then scale the new spec (1x = the advised guarantee). TOM
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from harness.errors import UsageError
 from harness.suite.parse import Suite
+from harness.tomlfile import read_toml
 from harness.units import format_size, parse_cpus, parse_size
 
 Overrides = dict[str, dict[str, Any]]  # task -> {"memory_bytes": int, "cpus": float} (either may be absent)
@@ -25,13 +25,8 @@ _KEYS = ("memory", "cpus")
 
 def load(path: Path) -> Overrides:
     """Read an overrides file; one UsageError listing every problem."""
-    try:
-        data = tomllib.loads(Path(path).read_text())
-    except OSError as e:
-        raise UsageError(f"{path}: cannot read the spec overrides: {e.strerror}",
-                         "give the file `harness advise --write-overrides` wrote") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise UsageError(f"{path}: not valid TOML: {e}", "correct the overrides file") from None
+    data = read_toml(path, "spec overrides", "give the file `harness advise --write-overrides` wrote",
+                     "correct the overrides file")
     problems: list[str] = []
     out: Overrides = {}
     extra = [k for k in data if k != "task"]

@@ -14,7 +14,6 @@ named ``<memory>-cpu<cpu>`` (``2x-cpu1x``, ``uncapped-cpu-uncapped``). Swap is a
 from __future__ import annotations
 
 import math
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from harness.errors import UsageError
 from harness.limits import PROTECTIONS, LimitSettings, Protection, as_protection
 from harness.schema.fields import kwargs
 from harness.suite.task import SAFE_NAME_RE, TaskSpec
+from harness.tomlfile import read_toml
 from harness.units import is_unlimited, parse_cpu_amount, parse_memory_amount, parse_multiple
 
 DEFAULT_PROFILE_NAMES: tuple[str, ...] = ("1x", "1.5x", "2x", "3x", "5x", "uncapped")
@@ -214,13 +214,7 @@ def load_sweep_file(path: Path) -> SweepFile:
     1x, and a ``-t<timeout>`` suffix on the default name when given).
     """
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text())
-    except OSError as e:
-        raise UsageError(f"{path}: cannot read the sweep file: {e.strerror}",
-                         "give the path of a TOML sweep file") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise UsageError(f"{path}: not valid TOML: {e}", "correct the sweep file") from None
+    data = read_toml(path, "sweep file", "give the path of a TOML sweep file", "correct the sweep file")
     problems: list[str] = []
     for key in data:
         if key not in _TOP_KEYS:
