@@ -39,6 +39,8 @@ def main() -> int:
                   f"{c.observed * 100:6.2f} % ± {c.mc_se * 100:.2f} ({c.sims} sims, "
                   f"{time.perf_counter() - t:.0f} s)", flush=True,
                   file=sys.stderr if args.json else sys.stdout)
+            if c.why:
+                print(f"     {c.why}", file=sys.stderr if args.json else sys.stdout)
     if args.json:
         json.dump([c.to_json() for c in results], sys.stdout, indent=1)
         print()
