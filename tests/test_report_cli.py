@@ -211,3 +211,18 @@ def test_manifest_diff_names_a_different_image_but_not_its_build_time() -> None:
     assert manifest_diff(manifest("sha-a", 12.0, "built"), manifest("sha-a", 0.1, "present")) == []
     diff = manifest_diff(manifest("sha-a", 12.0, "built"), manifest("sha-b", 0.1, "present"))
     assert [d["field"] for d in diff] == ["images.app.image_id"]
+
+
+def test_report_warns_when_infra_errors_fall_on_few_tasks(sweep: Path) -> None:
+    # 1x has infra errors on most of the 40 tasks, 2x (2 %) on a handful, the others on none:
+    # only 2x's infra statistics rest on too few tasks to be taken at face value.
+    from harness.report.build import SPARSE_INFRA_TASKS
+
+    code, out, _ = run("report", str(sweep), "--json")
+    doc = json.loads(out)
+    by_name = {p["name"]: p for p in doc["profiles"]}
+    sparse = [w for w in doc["warnings"] if "infra errors fell on fewer than" in w]
+    assert code == 0 and len(sparse) == 1, doc["warnings"]
+    assert by_name["2x"]["infra_error_rate"] > 0 and "2x: " in sparse[0], sparse
+    assert "1x: " not in sparse[0] and f"fewer than {SPARSE_INFRA_TASKS} tasks" in sparse[0]
+    assert not any(f"{n}: " in sparse[0] for n, p in by_name.items() if p["infra_error_rate"] == 0)
