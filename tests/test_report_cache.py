@@ -86,3 +86,27 @@ def test_a_cache_that_cannot_be_written_changes_nothing(tmp_path: Path) -> None:
     _same(first, load_dirs([d]))
     names = sorted(p.name for p in d.iterdir())
     assert names == sorted(["manifest.json", TRIALS_FILE, column_cache.CACHE_FILE])
+
+
+def test_a_big_finished_sweep_indexes_itself_for_its_first_report(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # A sweep above the threshold writes the columnar copy of each shard when it ends, so the
+    # first report reads no JSON; below it nothing is written (and numpy is not imported).
+    from harness.cli.sweep_cmd import index_for_report
+
+    rng = np.random.default_rng(4)
+    out = tmp_path / "out"
+    records = simulate(rng, 12, 2)
+    for j in range(2):  # the layout a sweep split over guests writes: OUT/part-J, tasks dealt out
+        part = [r for r in records if int(r["task"][-3:]) % 2 == j]
+        write_sweep(out / f"part-{j}", part, shard=f"{j + 1}/2")
+    size = sum((out / f"part-{j}" / TRIALS_FILE).stat().st_size for j in range(2))
+    assert not index_for_report(out, min_bytes=size + 1)
+    assert not list(out.glob(f"*/{column_cache.CACHE_FILE}"))
+    assert index_for_report(out, min_bytes=size)
+    assert len(list(out.glob(f"*/{column_cache.CACHE_FILE}"))) == 2
+
+    def no_parse(*a, **k):  # type: ignore[no-untyped-def]
+        raise AssertionError("the first report parsed the JSON although the sweep indexed it")
+
+    monkeypatch.setattr("harness.report.load._read_file", no_parse)
+    assert len(load_dirs([out]).table.task) == len(records)

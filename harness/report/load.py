@@ -78,17 +78,24 @@ def load_dirs(dirs: list[Path], workers: int | None = None) -> Sweep:
         if not path.exists():
             raise ResultsError(f"{d}: no {store.TRIALS_FILE}",
                                "give a directory that `harness sweep` wrote (the sweep may not have started)")
-        cols = column_cache.load(path)
-        if cols is None:
-            stamp = column_cache.stamp_of(path)
-            cols = _read_file(path, workers)
-            if cols.task:
-                column_cache.save(path, cols, stamp)
+        cols = columns(path, workers)
         if not cols.task:
             raise ResultsError(f"{path}: holds no complete trial record",
                                "run or resume the sweep first (`harness sweep --resume`)")
         parts.append(cols)
     return _assemble(dirs, manifests, parts, warnings)
+
+
+def columns(path: Path, workers: int | None = None) -> Columns:
+    """The report's fields of one ``trials.jsonl``: its fresh columnar copy, else parsed (and the
+    copy written for the next reader)."""
+    cols = column_cache.load(path)
+    if cols is None:
+        stamp = column_cache.stamp_of(path)
+        cols = _read_file(path, workers)
+        if cols.task:
+            column_cache.save(path, cols, stamp)
+    return cols
 
 
 def expand_dirs(dirs: list[Path]) -> list[Path]:
