@@ -169,6 +169,22 @@ def test_install_spike_oom_killed_at_1x_is_infra_error_and_passes_at_3x(swept: A
     assert roomy["memory_peak_bytes"] > 48 << 20  # T saw the spike the container made
 
 
+def test_container_trials_write_the_agent_phases_timeline(swept: Any) -> None:
+    # T holds the container, so its samples are the container's memory; the OOM kill at 1x
+    # and the end of the exec are marked, and `harness show` reads the file as a host trial's.
+    from harness.runner import timeline
+
+    out, _, records, _ = swept
+    killed = timeline.read(out / "logs" / "spike-install__1x__0" / timeline.FILE_NAME)
+    kinds = [e["kind"] for e in killed.events]
+    assert "oom_kill" in kinds and kinds[-1] == "exit", kinds
+    assert killed.limits["memory.max"] == str(48 << 20) and len(killed.seconds) >= 2
+    assert killed.memory_peak_bytes == records["spike-install/1x/0"]["memory_peak_bytes"]
+    roomy = timeline.read(out.parent / "3x" / "logs" / "spike-install__3x__0" / timeline.FILE_NAME)
+    assert "oom_kill" not in [e["kind"] for e in roomy.events]
+    assert max(p for p in roomy.peak if p is not None) > 48 << 20  # the spike, seen in T
+
+
 def test_nothing_left_after_the_sweep(swept: Any) -> None:
     _, _, records, left = swept
     assert {k: left[k] for k in ("containers", "cgroups", "processes")} == {

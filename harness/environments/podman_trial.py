@@ -38,6 +38,7 @@ from harness.environments.reward import read_reward
 from harness.environments.task_image import TaskImage
 from harness.errors import HarnessError
 from harness.exits import ExitStatus, killed_by
+from harness.runner import timeline as timelines
 from harness.runner.classify import classify, combine
 from harness.runner.spawn import spawn_in_cgroup
 from harness.runner.trial import EventCallback, error_record
@@ -197,18 +198,29 @@ class PodmanEnvironment:
             command = ctx.agent.expand(task.path, Path(env["HARNESS_INSTRUCTION"]), Path(workdir), task.name,
                                        container=name)
         logs: dict[str, dict[str, int | str]] = fields["logs"]
-        if self.s.agent_on == "host" and not oracle:
-            agent = capped(ctx, logdir / "agent.log", logs, "agent", lambda log: self._host_agent(
-                ctx, task, cg, name, command, env, log, init_pid, agent_timeout, on_event, copies, fields))
-        else:
-            # The agent's environment in the container is explicit: the image's, ours above,
-            # and what --pass-env names (recorded by name, never value).
-            given = {n: os.environ[n] for n in ctx.pass_env if n in os.environ}
-            env = {**given, **env}
-            fields["env_names"] = sorted(given)
-            agent = capped(ctx, logdir / "agent.log", logs, "agent", lambda log: self._exec(
-                cg, runtime, name, workdir, command, env, agent_timeout, log, init_pid, on_event))
-        agent_counters = counters.collect(cg)
+        # The agent phase's timeline, of T: the container and everything exec'd into it.
+        sampler = None if ctx.sampling is None else timelines.Sampler(cg, ctx.sampling, time.monotonic())
+        try:
+            if self.s.agent_on == "host" and not oracle:
+                agent = capped(ctx, logdir / "agent.log", logs, "agent", lambda log: self._host_agent(
+                    ctx, task, cg, name, command, env, log, init_pid, agent_timeout, on_event, copies, fields,
+                    sampler))
+            else:
+                # The agent's environment in the container is explicit: the image's, ours above,
+                # and what --pass-env names (recorded by name, never value).
+                given = {n: os.environ[n] for n in ctx.pass_env if n in os.environ}
+                env = {**given, **env}
+                fields["env_names"] = sorted(given)
+                agent = capped(ctx, logdir / "agent.log", logs, "agent", lambda log: self._exec(
+                    cg, runtime, name, workdir, command, env, agent_timeout, log, init_pid, on_event,
+                    sampler))
+            agent_counters = counters.collect(cg)
+        finally:
+            if sampler is not None:
+                sampler.close()
+        if sampler is not None:
+            timelines.write(logdir / timelines.FILE_NAME,
+                            sampler.document(started_at, limits, agent_counters.memory_peak_bytes))
         agent_rec = _agent_record(agent, agent_counters, limits, command, started_at, ctx.backend, cg)
         if not _running(podman, name):
             verifier = VerifierResult(
@@ -278,16 +290,17 @@ class PodmanEnvironment:
     # -- running one exec, bounded -----------------------------------------------------
     def _exec(self, cg: Cgroup, runtime: Cgroup, name: str, workdir: str, command: list[str],
               env: dict[str, str], timeout: float | None, log: Any, init_pid: int,
-              on_event: EventCallback | None) -> _Phase:
+              on_event: EventCallback | None, sampler: timelines.Sampler | None = None) -> _Phase:
         args = ["exec", "--workdir", workdir]
         for k, v in env.items():
             args += ["--env", f"{k}={v}"]
         proc = self.s.podman.popen([*args, name, *command], log, log, runtime)
-        return _watch(proc, cg, timeout, init_pid, on_event)
+        return _watch(proc, cg, timeout, init_pid, on_event, sampler=sampler)
 
     def _host_agent(self, ctx: TrialContext, task: TaskSpec, cg: Cgroup, name: str, command: list[str],
                     env: dict[str, str], log: Any, init_pid: int, timeout: float | None,
-                    on_event: EventCallback | None, copies: Path, fields: dict[str, Any]) -> _Phase:
+                    on_event: EventCallback | None, copies: Path, fields: dict[str, Any],
+                    sampler: timelines.Sampler | None) -> _Phase:
         """``--agent-on host``: the agent outside the limits (model client and all), driving
         the container through ``$HARNESS_PODMAN exec $HARNESS_CONTAINER ...``."""
         # issue 11: an explicit environment (--pass-env names the rest), and the task as an
@@ -300,7 +313,7 @@ class PodmanEnvironment:
         try:
             proc = spawn_in_cgroup(outside, command, env=full, stdin=subprocess.DEVNULL, stdout=log,
                                    stderr=log, new_session=True, cwd=str(self.s.podman.scratch))
-            phase = _watch(proc, cg, timeout, init_pid, on_event, also=outside)
+            phase = _watch(proc, cg, timeout, init_pid, on_event, also=outside, sampler=sampler)
         finally:
             outside.kill()
             outside.remove()
@@ -330,9 +343,12 @@ class PodmanEnvironment:
 
 
 def _watch(proc: subprocess.Popen[bytes], cg: Cgroup, timeout: float | None, init_pid: int,
-           on_event: EventCallback | None, also: Cgroup | None = None) -> _Phase:
+           on_event: EventCallback | None, also: Cgroup | None = None,
+           sampler: timelines.Sampler | None = None) -> _Phase:
     """Wait for an exec client (or a host agent); on timeout, stop the processes it started
-    (every process in T but the container's init, and ``also``), then the client itself."""
+    (every process in T but the container's init, and ``also``), then the client itself.
+    With ``sampler``, T is sampled as the host trial's wait loop does, its OOM kills, timeout
+    and end marked."""
     before = counters.memory_events(cg)
     ancestors = counters.ancestor_ooms(cg)
     fd = os.open(cg.file("memory.events"), os.O_RDONLY | os.O_CLOEXEC)
@@ -353,6 +369,8 @@ def _watch(proc: subprocess.Popen[bytes], cg: Cgroup, timeout: float | None, ini
             now = time.monotonic()
             while stages and now >= stages[0][0]:
                 _, sig = stages.pop(0)
+                if not timed_out and sampler is not None:
+                    sampler.mark(now, "timeout")
                 timed_out = True
                 if sig is None:
                     proc.kill()  # the client outlived what it ran: podman is hung
@@ -361,12 +379,18 @@ def _watch(proc: subprocess.Popen[bytes], cg: Cgroup, timeout: float | None, ini
                     _signal_all(cg, sig, init_pid)
                     if also is not None:
                         _signal_all(also, sig, -1)
-            wait_ms = None if not stages else max(0.0, stages[0][0] - now) * 1000
+            if sampler is not None:
+                sampler.due(now)
+            wake = [t for t in (stages[0][0] if stages else None,
+                                None if sampler is None else sampler.next_at) if t is not None]
+            wait_ms = None if not wake else max(0.0, min(wake) - now) * 1000
             for ready, _ in poller.poll(wait_ms):
                 if ready == fd:
                     kills = counters.memory_events(cg).get("oom_kill", 0)
                     if kills > last_kills:
                         first_oom = first_oom if first_oom is not None else time.monotonic() - t0
+                        if sampler is not None:
+                            sampler.mark(time.monotonic(), "oom_kill", count=kills)
                         if on_event is not None:
                             on_event("oom_kill", counters.memory_events(cg))
                     last_kills = kills
@@ -375,6 +399,8 @@ def _watch(proc: subprocess.Popen[bytes], cg: Cgroup, timeout: float | None, ini
         os.close(fd)
     wall = time.monotonic() - t0
     returncode = proc.wait()
+    if sampler is not None:
+        sampler.mark(t0 + wall, "exit")
     after = counters.memory_events(cg)
     if first_oom is None and after.get("oom_kill", 0) > before.get("oom_kill", 0):
         first_oom = round(wall, 3)
