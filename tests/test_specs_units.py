@@ -121,6 +121,19 @@ def test_spiky_task_is_flagged_and_its_guarantee_covers_the_passing_peaks() -> N
     assert set(overrides_of(list(out.values()))) == {"spike", "calm"}
 
 
+def test_cpu_advice_ignores_short_trials_and_never_exceeds_what_cpu_max_allowed() -> None:
+    # A 10 ms trial whose spawn and leftovers count 15 ms of CPU read as 1.5 CPUs, advice a
+    # one-CPU machine could never start; a rate above the trial's cpu.max is measurement noise.
+    short = [rec("blip", "passed", 8 * MIB, cpu_usage_usec=15_000, wall_seconds=0.01) for _ in range(3)]
+    noisy = [rec("busy", "passed", 8 * MIB, cpu_usage_usec=2_300_000, wall_seconds=2.0,
+                 limits={"cpu.max": "100000 100000"}) for _ in range(3)]
+    free = [rec("free", "passed", 8 * MIB, cpu_usage_usec=2_300_000, wall_seconds=2.0,
+                limits={"cpu.max": "max 100000"})]
+    out = {a.task: a for a in advise(short + noisy + free, Rule())}
+    assert out["blip"].cpus is None and out["blip"].cpus_used_quantile is None
+    assert out["busy"].cpus == 1.0 and out["free"].cpus == 1.25
+
+
 def test_a_timed_out_trial_is_only_a_lower_bound() -> None:
     recs = [rec("t", "timeout", 90 * MIB, timed_out=True), rec("t", "passed", 10 * MIB)]
     (a,) = advise(recs, Rule(band=1.0))

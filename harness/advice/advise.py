@@ -20,6 +20,10 @@ from harness.limits import MIN_MEMORY_LIMIT_BYTES
 
 MIB = 1 << 20
 CPU_STEP = 0.25  # advised CPUs are rounded up to this
+# A trial shorter than this says little about CPU need: the spawn before exec and what its
+# processes did after the main one ended count in cpu.stat but not in the wall time, so a
+# 10 ms trial in a one-CPU guest read as 1.5 CPUs (and the advice could never start there).
+MIN_CPU_WALL = 1.0
 
 
 @dataclass(frozen=True)
@@ -40,7 +44,9 @@ class Rule:
             f"(at least {MIN_MEMORY_LIMIT_BYTES >> 20} MiB, the least limit a sweep accepts)",
             f"kill threshold = {self.band:g} × guarantee ({self.band_source}), and at least the largest "
             f"peak seen + {self.headroom:.0%}",
-            f"CPUs = {q} of the passing trials' CPU use (cpu.stat usage / wall), rounded up to {CPU_STEP:g}",
+            f"CPUs = {q} of the passing trials' CPU use (cpu.stat usage / wall, trials of {MIN_CPU_WALL:g} s "
+            "or more, at most the CPUs their cpu.max allowed), rounded up to "
+            f"{CPU_STEP:g}",
             f"flag 'memory above spec': a peak (or an OOM kill's lower bound) above {self.above:g} × the "
             "declared memory",
             f"flag 'memory far below spec': no trial's peak reached {self.below:g} × the declared memory",
@@ -104,6 +110,15 @@ def advise(records: list[dict[str, Any]], rule: Rule) -> list[TaskAdvice]:
     return [_one(task, recs, rule) for task, recs in sorted(by_task.items())]
 
 
+def _cpu_cap(rec: dict[str, Any]) -> float:
+    """The CPUs the trial's cpu.max let it use (inf when unlimited or unknown)."""
+    quota, _, period = str((rec.get("limits") or {}).get("cpu.max", "max")).partition(" ")
+    try:
+        return int(quota) / int(period or 100_000)
+    except ValueError:
+        return math.inf
+
+
 def _one(task: str, recs: list[dict[str, Any]], rule: Rule) -> TaskAdvice:
     declared = _most_common([r.get("declared_memory_bytes") for r in recs])
     declared_cpus = _most_common([r.get("declared_cpus") for r in recs])
@@ -126,8 +141,8 @@ def _one(task: str, recs: list[dict[str, Any]], rule: Rule) -> TaskAdvice:
         usage, wall = r.get("cpu_usage_usec"), r.get("wall_seconds")
         if isinstance(usage, int):
             cpu_secs.append(usage / 1e6)
-            if passed and not killed and isinstance(wall, int | float) and wall > 0:
-                cpu_pass.append(usage / 1e6 / wall)
+            if passed and not killed and isinstance(wall, int | float) and wall >= MIN_CPU_WALL:
+                cpu_pass.append(min(usage / 1e6 / wall, _cpu_cap(r)))
         periods += r.get("cpu_nr_periods") or 0
         throttled += r.get("cpu_nr_throttled") or 0
     notes: list[str] = []
