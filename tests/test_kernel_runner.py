@@ -175,3 +175,25 @@ def test_a_busy_harness_still_starts_its_workload(kernel, shared_tmp):
     r = kernel.run([PY, str(script)])
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["passed", "0"], r.stdout + r.stderr
+
+
+def test_run_writes_a_timeline_that_show_draws(kernel, shared_tmp):
+    # `harness run --timeline FILE`: the same sampler as a sweep's trials, the OOM kill marked;
+    # `harness show FILE` draws it, and refuses a TRIAL beside a file.
+    import json
+    import subprocess
+
+    path = shared_tmp / "run-timeline.json"
+    r = kernel.harness("run", "--json", "--memory", "32M", "--timeline", str(path), "--", *alloc(64))
+    assert r.returncode == 137, r.stderr
+    doc = json.loads(path.read_text())
+    assert [e["kind"] for e in doc["events"]][-2:] == ["oom_kill", "exit"], doc["events"]
+    assert doc["limits"]["memory.max"] == str(32 << 20)
+    assert doc["memory_peak_bytes"] == r.json()["memory_peak_bytes"] >= 30 << 20
+    show = [PY, "-m", "harness", "show"]
+    shown = subprocess.run([*show, str(path), "--width", "40"], capture_output=True, text=True, timeout=60)
+    assert shown.returncode == 0 and "oom_kill" in shown.stdout and "=" * 30 in shown.stdout, shown
+    both = subprocess.run([*show, str(path), "x/1x/0"], capture_output=True, text=True, timeout=60)
+    assert both.returncode == 2 and "takes no TRIAL" in both.stderr
+    nodir = kernel.harness("run", "--timeline", str(shared_tmp / "no" / "t.json"), "--", "true")
+    assert nodir.returncode == 125 and "no directory" in nodir.stderr

@@ -69,12 +69,14 @@ class Native(Backend):
         return execute.resume(out_dir, backend_label(), self.cgroup_root, progress)
 
     def run(self, command: Sequence[str], limits: LimitSettings, *, timeout: float | None = None,
-            grace: float = 5.0, stdout: Stream = None, on_event: EventCallback | None = None) -> RunRecord:
+            grace: float = 5.0, stdout: Stream = None, on_event: EventCallback | None = None,
+            timeline: Path | None = None) -> RunRecord:
+        """``timeline``: where to write the trial's memory/CPU timeline (None: not sampled)."""
         from harness.cgroup.workspace import Workspace
         from harness.runner.trial import RunSpec, run_trial
 
         spec = RunSpec(command=list(command), limits=limits, timeout=timeout, grace=grace,
-                       backend=backend_label(), stdout=stdout, on_event=on_event)
+                       backend=backend_label(), stdout=stdout, on_event=on_event, timeline=timeline)
         with Workspace.open("run", self.cgroup_root) as ws:
             return run_trial(ws, spec)
 

@@ -46,7 +46,7 @@ def _amount(value: float | None) -> str:
 
 def run_argv(command: Sequence[str], limits: LimitSettings, *, timeout: float | None = None,
              grace: float = 5.0, cgroup_root: Path | None = None, as_json: bool = False,
-             record: Path | None = None) -> list[str]:
+             record: Path | None = None, timeline: Path | None = None) -> list[str]:
     """`harness run` with every limit given explicitly, as absolute values."""
     argv = ["run", "--memory-guarantee", str(limits.memory_guarantee_bytes or 0),
             "--protection", limits.protection, "--memory-limit", _amount(limits.memory_max_bytes),
@@ -64,4 +64,6 @@ def run_argv(command: Sequence[str], limits: LimitSettings, *, timeout: float | 
         argv += ["--timeout", repr(timeout)]
     if record is not None:
         argv += ["--record", str(record)]
+    if timeline is not None:
+        argv += ["--timeline", str(timeline)]
     return [*argv, *_common(cgroup_root, as_json), "--", *command]

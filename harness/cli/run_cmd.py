@@ -90,10 +90,14 @@ def _positive_int(text: str, what: str) -> int:
               help="Print the trial record as JSON on stdout (the command's stdout goes to stderr).")
 @click.option("--record", type=click.Path(path_type=Path), default=None,
               help="Append the record to this JSON Lines file.")
+@click.option("--timeline", type=click.Path(path_type=Path, dir_okay=False), default=None, metavar="FILE",
+              help="Sample memory and CPU while the command runs and write the timeline to FILE "
+                   "(`harness show FILE` draws it).")
 @backend_options
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 def run(command: tuple[str, ...], backend: str, cgroup_root: Path | None, as_json: bool,
-        record: Path | None, timeout: float | None, grace: float, **flags: object) -> None:
+        record: Path | None, timeline: Path | None, timeout: float | None, grace: float,
+        **flags: object) -> None:
     """Run COMMAND in its own trial cgroup and report what it did.
 
     \b
@@ -111,10 +115,16 @@ def run(command: tuple[str, ...], backend: str, cgroup_root: Path | None, as_jso
         timeout = parse_seconds(timeout, "--timeout")
         if not (math.isfinite(grace) and grace >= 0):
             raise UsageError(f"--grace {grace!r}: must be 0 or more finite seconds", "give e.g. 5")
+        if timeline is not None:
+            timeline = timeline.absolute()  # a guest sees the host's files at the same paths
+            if not timeline.parent.is_dir():
+                raise UsageError(f"--timeline {timeline}: no directory {timeline.parent}",
+                                 "create it, or give a file in an existing directory")
         chosen = choose(backend, cgroup_root)
         if isinstance(chosen, Uml):  # the guest prints the record and exits with the status
             sys.exit(chosen.call(run_argv(command, limits, timeout=timeout, grace=grace,
-                                          cgroup_root=cgroup_root, as_json=as_json, record=record)))
+                                          cgroup_root=cgroup_root, as_json=as_json, record=record,
+                                          timeline=timeline)))
         assert isinstance(chosen, Native)
         received: list[int] = []
 
@@ -125,7 +135,8 @@ def run(command: tuple[str, ...], backend: str, cgroup_root: Path | None, as_jso
         signal.signal(signal.SIGTERM, on_term)
         try:
             rec = chosen.run(command, limits, timeout=timeout, grace=grace,
-                             stdout=sys.stderr.fileno() if as_json else None, on_event=_on_event)
+                             stdout=sys.stderr.fileno() if as_json else None, on_event=_on_event,
+                             timeline=timeline)
         except KeyboardInterrupt:
             # The trial cgroup was killed and removed on the way out; no record is written.
             status = killed_by(received[0] if received else signal.SIGINT)

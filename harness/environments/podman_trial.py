@@ -399,11 +399,13 @@ def _watch(proc: subprocess.Popen[bytes], cg: Cgroup, timeout: float | None, ini
         os.close(fd)
     wall = time.monotonic() - t0
     returncode = proc.wait()
-    if sampler is not None:
-        sampler.mark(t0 + wall, "exit")
     after = counters.memory_events(cg)
     if first_oom is None and after.get("oom_kill", 0) > before.get("oom_kill", 0):
         first_oom = round(wall, 3)
+    if sampler is not None:  # a kill the loop had not seen yet comes before the exit it caused
+        if after.get("oom_kill", 0) > last_kills:
+            sampler.mark(t0 + wall, "oom_kill", count=after.get("oom_kill", 0))
+        sampler.mark(t0 + wall, "exit")
     return _Phase(returncode, timed_out, wall, before, after, counters.ancestor_ooms(cg) - ancestors,
                   first_oom, error)
 

@@ -108,6 +108,9 @@ def _run_in(cg: Cgroup, spec: RunSpec, started_at: str) -> RunRecord:
         timed_out = _wait(proc, spec, cg, watch, t0)
         wall = time.monotonic() - t0
         returncode = proc.wait()
+        # An OOM kill that ended the process may not have woken the loop yet: on the timeline
+        # it comes before the exit it caused.
+        watch.changed(at=t0 + wall)
         if sampler is not None:
             sampler.mark(t0 + wall, "exit")
     finally:
@@ -171,13 +174,15 @@ class _Watch:
 
         return parse_keyed(os.pread(self.fd, 4096, 0).decode())
 
-    def changed(self) -> None:
+    def changed(self, at: float | None = None) -> None:
+        """Take a change of memory.events; ``at``: when it is known to have happened by."""
         now = self.read()
         if now.get("oom_kill", 0) > self.last.get("oom_kill", 0):
+            when = time.monotonic() if at is None else min(at, time.monotonic())
             if self.first_oom_at is None:
-                self.first_oom_at = time.monotonic()
+                self.first_oom_at = when
             if self.sampler is not None:
-                self.sampler.mark(time.monotonic(), "oom_kill", count=now.get("oom_kill", 0))
+                self.sampler.mark(when, "oom_kill", count=now.get("oom_kill", 0))
             if self.on_event is not None:
                 self.on_event("oom_kill", now)
         self.last = now
