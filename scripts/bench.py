@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))  # measure this checkout, not whichever harness is installed
 TRIAL_MEMORY = 64 << 20
 OOM_LIMIT = 32 << 20
 REPORT_SIZES = (10_000, 100_000, 1_000_000)
@@ -181,6 +182,8 @@ def peers(stack: contextlib.ExitStack, scratch: Path, podman: bool,
           benchexec: str | None) -> tuple[dict[str, Callable[[], object]], dict[str, str]]:
     """The tools users would otherwise pick, where they are installed and usable here; each is
     tried once before the clock starts and skipped with its own error if it fails."""
+    from harness.errors import HarnessError
+
     cases: dict[str, Callable[[], object]] = {}
     skipped: dict[str, str] = {}
     pid1 = Path("/proc/1/comm").read_text().strip() if Path("/proc/1/comm").exists() else "?"
@@ -192,12 +195,18 @@ def peers(stack: contextlib.ExitStack, scratch: Path, podman: bool,
         cases["peer: systemd-run --scope -p MemoryMax true"] = lambda: _quiet(
             ["systemd-run", "--quiet", "--scope", "-p", f"MemoryMax={TRIAL_MEMORY}", "true"])
     if podman:
-        cases.update(container_peers(stack, scratch))
+        try:
+            cases.update(container_peers(stack, scratch, skipped))
+        except (subprocess.CalledProcessError, OSError, HarnessError) as e:
+            skipped["podman run/exec, crun run"] = f"podman failed here: {_why(e)}"
     runexec = _runexec(benchexec)
     if isinstance(runexec, str):
         skipped["BenchExec runexec"] = runexec
     else:
-        cases["peer: BenchExec runexec --memlimit true"] = _runexec_case(stack, runexec)
+        try:
+            cases["peer: BenchExec runexec --memlimit true"] = _runexec_case(stack, runexec)
+        except OSError as e:
+            skipped["BenchExec runexec"] = f"cannot prepare the /benchexec cgroup it needs: {e}"
     for name, fn in list(cases.items()):
         try:
             fn()
@@ -207,7 +216,8 @@ def peers(stack: contextlib.ExitStack, scratch: Path, podman: bool,
     return cases, skipped
 
 
-def container_peers(stack: contextlib.ExitStack, scratch: Path) -> dict[str, Callable[[], object]]:
+def container_peers(stack: contextlib.ExitStack, scratch: Path,
+                    skipped: dict[str, str]) -> dict[str, Callable[[], object]]:
     """`podman run --rm`, `podman exec` and `crun run` of `true` in the podman store the
     harness's container tests use (the guest's first disk), with a 64 MiB limit."""
     from harness.environments.podman_cli import Podman
@@ -225,7 +235,10 @@ def container_peers(stack: contextlib.ExitStack, scratch: Path) -> dict[str, Cal
         "peer: podman exec (running container) true": lambda: _quiet(pm.argv(["exec", name, "true"])),
     }
     crun = shutil.which("crun")
-    if crun is not None:
+    if crun is None:
+        skipped["crun run"] = "crun is not installed"
+        return cases
+    try:
         rootfs = _quiet(pm.argv(["image", "mount", BASE_IMAGE])).stdout.decode().strip()
         stack.callback(lambda: subprocess.run(pm.argv(["image", "unmount", BASE_IMAGE]), capture_output=True))
         bundle = scratch / "bundle"
@@ -239,6 +252,8 @@ def container_peers(stack: contextlib.ExitStack, scratch: Path) -> dict[str, Cal
         ids = iter(range(1 << 30))
         cases["peer: crun run (OCI bundle of the same image) true"] = lambda: _quiet(
             [crun, "run", "--bundle", str(bundle), f"harness-bench-{os.getpid()}-{next(ids)}"])
+    except (subprocess.CalledProcessError, OSError) as e:
+        skipped["crun run"] = f"cannot make an OCI bundle of the image here: {_why(e)}"
     return cases
 
 
@@ -535,7 +550,6 @@ def write_result_dir(out: Path, n_tasks: int, repeats: int, seed: int = 1) -> in
     task-level ability and OOM-proneness, as a report reads it; returns the record count."""
     import numpy as np
 
-    sys.path.insert(0, str(REPO))
     from harness.results.store import MANIFEST_FILE, TRIALS_FILE, write_json_atomic
     from tests.helpers_results import manifest  # a manifest built through the schema
 
