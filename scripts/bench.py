@@ -160,9 +160,9 @@ def _trivial_suite(root: Path) -> Path:
     return root / "suite"
 
 
-def _quiet(argv: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
+def _quiet(argv: list[str]) -> subprocess.CompletedProcess[bytes]:
     """Run ``argv``; CalledProcessError (with its stderr) if it fails."""
-    return subprocess.run(argv, check=True, capture_output=True, env=env)
+    return subprocess.run(argv, check=True, capture_output=True)
 
 
 def _last_error(out: bytes) -> str:
@@ -272,20 +272,25 @@ def _runexec_case(stack: contextlib.ExitStack, argv: list[str]) -> Callable[[], 
     """runexec, as root without systemd: in the /benchexec cgroup it looks for (its fallback)."""
     root = Path("/sys/fs/cgroup")
     home = root / "benchexec"
+    ours = not home.exists()
     home.mkdir(exist_ok=True)
     for c in ("cpu", "memory", "pids"):
         for where in (root, home):
             with contextlib.suppress(OSError), open(where / "cgroup.subtree_control", "w") as fh:
                 fh.write(f"+{c}")
 
-    def clean() -> None:
-        for d in sorted(home.glob("**/"), key=lambda p: -len(p.parts)):
+    def clean() -> None:  # runexec leaves a cgroup per run behind (it cannot remove its own)
+        for d in sorted(home.glob("*/**/"), key=lambda p: -len(p.parts)):
             with contextlib.suppress(OSError):
                 d.rmdir()
+        if ours:
+            with contextlib.suppress(OSError):
+                home.rmdir()
     stack.callback(clean)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        p for p in (str(Path(argv[-1]).parent.parent) if len(argv) > 1 else "", os.environ.get("PYTHONPATH"))
-        if p)}
+    env = dict(os.environ)
+    if len(argv) > 1:  # [python, DIR/bin/runexec]: its package is in DIR
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(argv[1]).parent.parent),
+                                                          env.get("PYTHONPATH")]))
     out = Path(tempfile.mkdtemp(prefix="bench-runexec-", dir="/var/tmp"))
     stack.callback(lambda: shutil.rmtree(out, ignore_errors=True))
 
