@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 PY = sys.executable
+REPO = Path(__file__).resolve().parent.parent
 ALLOC = "import sys; b = bytearray(int(sys.argv[1]) << 20); b[::4096] = b'x' * len(b[::4096]); print('done')"
 
 
@@ -172,7 +174,7 @@ def test_a_busy_harness_still_starts_its_workload(kernel, shared_tmp):
         "with Workspace.open('busy') as ws:\n"
         "    rec = run_trial(ws, RunSpec(command=['sh', '-c', 'exec true']))\n"
         "print(rec.outcome, rec.exit_code)\n")
-    r = kernel.run([PY, str(script)])
+    r = kernel.run([PY, str(script)], env={"PYTHONPATH": str(REPO)})  # this checkout, not an install
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["passed", "0"], r.stdout + r.stderr
 

@@ -14,7 +14,6 @@ import contextlib
 import itertools
 import os
 import re
-import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -91,7 +90,7 @@ class Workspace:
         elif loc.mode == "delegated":
             _move_strangers_to_leaf(base)
         reap_stale_sessions(base)
-        session = base.child(f"{safe_name(session_hint, 60)}-{os.getpid()}-{secrets.token_hex(2)}")
+        session = base.child(f"{safe_name(session_hint, 60)}-{os.getpid()}-{os.urandom(2).hex()}")
         session.create()
         supervisor = session.child(SUPERVISOR)
         supervisor.create()
@@ -109,7 +108,7 @@ class Workspace:
 
     def new_trial(self, hint: str) -> Cgroup:
         """Create a uniquely named, empty trial cgroup."""
-        name = f"{safe_name(hint)}-{next(self._counter)}-{secrets.token_hex(3)}"
+        name = f"{safe_name(hint)}-{next(self._counter)}-{os.urandom(3).hex()}"
         cg = self.session.child(name)
         if cg.path.parent != self.session.path:
             raise CgroupError(f"trial name {hint!r} escapes the session", "use a plain name")

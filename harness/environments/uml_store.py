@@ -71,12 +71,25 @@ def base_rootfs() -> Path:
     return out
 
 
+def _store_path(rootfs: Path) -> Path:
+    st = rootfs.stat()
+    key = hashlib.sha256(f"{rootfs}:{st.st_size}:{st.st_mtime_ns}:{ROOT}:{RUNROOT}".encode()).hexdigest()[:12]
+    return cache_dir() / f"store-{key}.img"
+
+
+def existing_base_store() -> Path | None:
+    """The store :func:`base_store` would return, if it is built already (never builds)."""
+    rootfs = cache_dir() / f"rootfs-{SUITE}.tar"
+    if not rootfs.exists():
+        return None
+    out = _store_path(rootfs)
+    return out if out.exists() else None
+
+
 def base_store(rootfs: Path | None = None) -> Path:
     """An ext4 image whose podman store holds :data:`BASE_IMAGE`; built once per rootfs."""
     rootfs = rootfs or base_rootfs()
-    st = rootfs.stat()
-    key = hashlib.sha256(f"{rootfs}:{st.st_size}:{st.st_mtime_ns}:{ROOT}:{RUNROOT}".encode()).hexdigest()[:12]
-    out = cache_dir() / f"store-{key}.img"
+    out = _store_path(rootfs)
     with locked("store"):
         if out.exists():
             return out
