@@ -72,7 +72,7 @@ def simulate(rng: np.random.Generator, n_tasks: int, repeats: int,
     p_pass = p_pass or {}
     p_infra = p_infra or {}
     ability = np.clip(rng.normal(0.5, task_spread, n_tasks), 0.02, 0.98)
-    out = []
+    out: list[dict[str, Any]] = []
     times = rng.permutation(n_tasks * len(profiles) * repeats).astype(float)  # a shuffled run order
     for i in range(n_tasks):
         for name, mult in profiles:

@@ -32,11 +32,13 @@ def test_run_argv_gives_back_the_limits_exactly() -> None:
         LimitSettings(),  # nothing declared: no guarantee, no limit
         LimitSettings(memory_guarantee_bytes=0, memory_max_bytes=None, swap_max_bytes=None, pids_max=None),
     ):
-        params = _run_params(run_argv(["python3", "-c", "pass", "--memory"], limits, timeout=3.5, grace=1.0))
+        params = _run_params(run_argv(["python3", "-c", "pass", "--memory"], limits, timeout=3.5, grace=1.0,
+                                      timeline=Path("/var/tmp/t.json")))
         assert params["command"] == ("python3", "-c", "pass", "--memory")
         assert params["backend"] == "native" and params["timeout"] == 3.5 and params["grace"] == 1.0
-        flags = {k: v for k, v in params.items()
-                 if k not in ("command", "backend", "cgroup_root", "as_json", "record", "timeout", "grace")}
+        assert params["timeline"] == Path("/var/tmp/t.json")
+        flags = {k: v for k, v in params.items() if k not in (
+            "command", "backend", "cgroup_root", "as_json", "record", "timeline", "timeout", "grace")}
         got = limits_from_flags(**flags)  # type: ignore[arg-type]
         assert got.files() == limits.files()
         assert got.declared_cpus == limits.declared_cpus
