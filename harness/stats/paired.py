@@ -132,7 +132,8 @@ class FlipResult:
         if self.n_differ == 0:
             return f"{SIGN_FLIP}: no task differs, p = 1"
         how = "exact" if self.exact else f"{FLIP_DRAWS} seeded draws"
-        s = f"{SIGN_FLIP}, mid-p ({how}; {self.n_differ} tasks differ)"
+        differ = "1 task differs" if self.n_differ == 1 else f"{self.n_differ} tasks differ"
+        s = f"{SIGN_FLIP}, mid-p ({how}; {differ})"
         if self.min_p > 0.01:
             s += f": the smallest attainable p is about {self.min_p:.2g}"
         return s
