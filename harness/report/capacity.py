@@ -26,25 +26,34 @@ def capacity(counts: CellCounts, b: int, margin: float, alpha: float) -> Capacit
     first-step α/m, m = the primary family), the smallest margin TOST can confirm when the true
     difference is 0, and the tasks or repeats the chosen margin needs."""
     others = [j for j in range(counts.n.shape[1]) if j != b]
-    s, i = counts.success_rates(), counts.infra_rates()
+    k = int(np.median(counts.n[counts.n > 0]))
+    return from_pairs(counts, counts, [(j, b) for j in others], k, margin, alpha, 2 * len(others))
+
+
+def from_pairs(a: CellCounts, b: CellCounts, pairs: list[tuple[int, int]], k: int, margin: float,
+               alpha: float, family: int | None = None) -> Capacity | None:
+    """`capacity` from column ja of ``a`` against column jb of ``b`` for each (ja, jb) with at
+    least three tasks in both (the profiles of one sweep against its baseline, or one profile
+    in two sweeps); ``family``: the primary family's size (default two tests per pair used)."""
+    sa, sb, ia, ib = a.success_rates(), b.success_rates(), a.infra_rates(), b.infra_rates()
     vs, vi, om, sg, ns = [], [], [], [], []
-    for j in others:
-        ok = np.isfinite(s[:, j]) & np.isfinite(s[:, b])
+    for ja, jb in pairs:
+        ok = np.isfinite(sa[:, ja]) & np.isfinite(sb[:, jb])
         if ok.sum() < 3:
             continue
-        vs.append(float(np.var(s[ok, j] - s[ok, b], ddof=1)))
-        vi.append(float(np.var(i[ok, j] - i[ok, b], ddof=1)))
+        vs.append(float(np.var(sa[ok, ja] - sb[ok, jb], ddof=1)))
+        vi.append(float(np.var(ia[ok, ja] - ib[ok, jb], ddof=1)))
         ns.append(int(ok.sum()))
         try:
-            vc = estimate_components(counts.passed[:, j], counts.n[:, j], counts.passed[:, b], counts.n[:, b])
+            vc = estimate_components(a.passed[:, ja], a.n[:, ja], b.passed[:, jb], b.n[:, jb])
             om.append(vc.omega2)
             sg.append((vc.sigma2_a + vc.sigma2_b) / 2)
         except ValueError:
             pass
     if not vs:
         return None
-    k = int(np.median(counts.n[counts.n > 0]))
-    return from_variances(vs, vi, om, sg, int(np.median(ns)), k, 2 * len(others), margin, alpha)
+    m = family if family is not None else 2 * len(vs)
+    return from_variances(vs, vi, om, sg, int(np.median(ns)), k, m, margin, alpha)
 
 
 def from_variances(vs: list[float], vi: list[float], om: list[float], sg: list[float], n: int, k: int,

@@ -20,7 +20,6 @@ from harness.report.document import CompareDoc, CompareRow
 from harness.report.load import Sweep, load_dirs
 from harness.stats.equivalence import DIFFERENT, EQUIVALENT, tost, verdict
 from harness.stats.paired import holm, paired_difference, sign_flip_test
-from harness.stats.power import estimate_components
 from harness.stats.table import CellCounts
 
 # Manifest fields that differ between any two sweeps and say nothing about the set-up
@@ -145,26 +144,9 @@ def _mean(v: np.ndarray) -> float | None:
 
 def _capacity(ca: CellCounts, cb: CellCounts, margin: float, alpha: float) -> tuple[str, ...]:
     """What these tasks and repeats can settle (see harness.report.capacity)."""
-    sa, sb, ia, ib = ca.success_rates(), cb.success_rates(), ca.infra_rates(), cb.infra_rates()
-    vs, vi, om, sg, ns = [], [], [], [], []
-    for j in range(sa.shape[1]):
-        ok = np.isfinite(sa[:, j]) & np.isfinite(sb[:, j])
-        if ok.sum() < 3:
-            continue
-        vs.append(float(np.var(sa[ok, j] - sb[ok, j], ddof=1)))
-        vi.append(float(np.var(ia[ok, j] - ib[ok, j], ddof=1)))
-        ns.append(int(ok.sum()))
-        try:
-            vc = estimate_components(ca.passed[:, j], ca.n[:, j], cb.passed[:, j], cb.n[:, j])
-            om.append(vc.omega2)
-            sg.append((vc.sigma2_a + vc.sigma2_b) / 2)
-        except ValueError:
-            pass
-    if not vs:
-        return ()
     k = int(np.median(np.concatenate([ca.n[ca.n > 0], cb.n[cb.n > 0]])))
-    return capacity.from_variances(vs, vi, om, sg, int(np.median(ns)), k, 2 * len(vs), margin,
-                                   alpha).summary
+    c = capacity.from_pairs(ca, cb, [(j, j) for j in range(ca.n.shape[1])], k, margin, alpha)
+    return () if c is None else c.summary
 
 
 def render_compare(doc: CompareDoc, fmt: str = "simple") -> str:
