@@ -91,7 +91,7 @@ def test_a_cache_that_cannot_be_written_changes_nothing(tmp_path: Path) -> None:
 def test_a_big_finished_sweep_indexes_itself_for_its_first_report(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     # A sweep above the threshold writes the columnar copy of each shard when it ends, so the
     # first report reads no JSON; below it nothing is written (and numpy is not imported).
-    from harness.cli.sweep_cmd import index_for_report
+    from harness.report.warm import index_for_report
 
     rng = np.random.default_rng(4)
     out = tmp_path / "out"

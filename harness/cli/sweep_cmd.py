@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import signal
 import sys
 from pathlib import Path
@@ -16,13 +15,10 @@ from harness.cli.environment_options import environment_options, pick
 from harness.cli.options import backend_options
 from harness.errors import HarnessError, UsageError
 from harness.exits import ExitStatus, status_for
-from harness.results.store import TRIALS_FILE
+from harness.report.warm import index_for_report
 
 if TYPE_CHECKING:
     from harness.schema.settings import SweepSettings
-
-# About 35,000 records: from here a finished sweep writes the report's columnar copy itself.
-INDEX_BYTES = 64 << 20
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
@@ -142,7 +138,8 @@ def run_sweep(backend: str, cgroup_root: Path | None, settings: SweepSettings | 
             code = uml_sweep.start(settings, out_dir, cgroup_root=chosen.cgroup_root, mem=chosen.mem,
                                    as_json=as_json, disks=chosen.disks)
         if code == 0 and target is not None:
-            index_for_report(target)  # here, not in the guest: the copy is stamped with the file's inode
+            # here, not in the guest: the copy is stamped with the file's inode
+            index_for_report(target, note=say)
         sys.exit(code)
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
@@ -159,32 +156,13 @@ def run_sweep(backend: str, cgroup_root: Path | None, settings: SweepSettings | 
         fail(HarnessError(f"cannot write the sweep's files: {e.strerror} ({e.filename or target})",
                           f"free space or fix {target}; finished trials are kept; "
                           f"resume with: harness sweep --resume {target}"), ExitStatus.HARNESS)
-    index_for_report(result.out_dir)
+    index_for_report(result.out_dir, note=say)
     if as_json:
         print_json({"out": str(result.out_dir), "planned": result.planned, "done": result.done,
                     "counts": result.counts, "complete": result.complete})
     else:
         click.echo(str(result.out_dir))
     say(f"harness: sweep complete; report: harness report {result.out_dir}")
-
-
-def index_for_report(out_dir: Path, min_bytes: int = INDEX_BYTES) -> bool:
-    """Parse a big finished sweep's records once, now, so that its first `harness report` reads
-    the columnar copy (a million records: seconds, not a parse of every line). Below
-    ``min_bytes`` the parse is quick anyway and the sweep does not pay numpy's import. A
-    record the parse refuses is left for the report to name. True when a copy was written."""
-    files = [p for p in (out_dir / TRIALS_FILE, *sorted(out_dir.glob(f"*/{TRIALS_FILE}"))) if p.is_file()]
-    size = sum(p.stat().st_size for p in files)
-    if not files or size < min_bytes:
-        return False
-    from harness.report.load import columns
-
-    say(f"harness: indexing {size / 2**20:.0f} MiB of trial records for the report")
-    wrote = False
-    for path in files:
-        with contextlib.suppress(HarnessError, OSError):
-            wrote = bool(columns(path).task) or wrote
-    return wrote
 
 
 def _settings_from_json(text: str, suite: Path | None, resume_dir: Path | None,
