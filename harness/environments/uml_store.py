@@ -51,9 +51,13 @@ def locked(name: str) -> Iterator[None]:
         os.close(fd)
 
 
+def _rootfs_path() -> Path:
+    return cache_dir() / f"rootfs-{SUITE}.tar"
+
+
 def base_rootfs() -> Path:
     """``rootfs-bookworm.tar``: Debian minbase with python3, built once (about a minute)."""
-    out = cache_dir() / f"rootfs-{SUITE}.tar"
+    out = _rootfs_path()
     with locked("rootfs"):
         if out.exists():
             return out
@@ -79,7 +83,7 @@ def _store_path(rootfs: Path) -> Path:
 
 def existing_base_store() -> Path | None:
     """The store :func:`base_store` would return, if it is built already (never builds)."""
-    rootfs = cache_dir() / f"rootfs-{SUITE}.tar"
+    rootfs = _rootfs_path()
     if not rootfs.exists():
         return None
     out = _store_path(rootfs)
