@@ -243,12 +243,17 @@ def test_agent_on_host_drives_the_container_from_outside(pg: PodmanGuest) -> Non
         shutil.rmtree(out, ignore_errors=True)
 
 
+def _broken_copy(task: Path) -> None:
+    """hello-app whose image build fails at an install step."""
+    shutil.copytree(SUITE / "hello-app", task)
+    with open(task / "environment" / "Dockerfile", "a") as f:
+        f.write("RUN echo the install step fails >&2 && false\n")
+
+
 def test_a_task_whose_image_cannot_be_built_stops_the_sweep_before_it_starts(pg: PodmanGuest) -> None:
     root = SHARED_TMP / f"podman-broken-{uuid.uuid4().hex[:6]}"
     try:
-        shutil.copytree(SUITE / "hello-app", root / "suite" / "broken-app")
-        with open(root / "suite" / "broken-app" / "environment" / "Dockerfile", "a") as f:
-            f.write("RUN echo the install step fails >&2 && false\n")
+        _broken_copy(root / "suite" / "broken-app")
         out = root / "out"
         r = pg.harness("sweep", str(root / "suite"), "--out", str(out), "--environment", "podman",
                        "--backend", "native", "--profiles", "1x", "--repeats", "1")
@@ -264,9 +269,7 @@ def test_skip_broken_images_sweeps_the_other_tasks(pg: PodmanGuest) -> None:
     root = SHARED_TMP / f"podman-skip-{uuid.uuid4().hex[:6]}"
     try:
         shutil.copytree(SUITE / "hello-app", root / "suite" / "hello-app")
-        shutil.copytree(SUITE / "hello-app", root / "suite" / "broken-app")
-        with open(root / "suite" / "broken-app" / "environment" / "Dockerfile", "a") as f:
-            f.write("RUN echo the install step fails >&2 && false\n")
+        _broken_copy(root / "suite" / "broken-app")
         out = root / "out"
         r = pg.harness("sweep", str(root / "suite"), "--out", str(out), "--environment", "podman",
                        "--backend", "native", "--profiles", "1x", "--repeats", "1", "--skip-broken-images")
