@@ -29,7 +29,7 @@ def show(result_dir: Path, trial: str | None, plot_path: Path | None, as_json: b
     Exit: 0 shown; 2 bad input (no such trial, no timeline where one was asked for).
     """
     from harness.advice.read import find_trial, read_trials, timeline_path
-    from harness.errors import UsageError
+    from harness.errors import ResultsError, UsageError
     from harness.runner import timeline as timelines
     from harness.show.text import record_lines, render, summary
 
@@ -40,22 +40,21 @@ def show(result_dir: Path, trial: str | None, plot_path: Path | None, as_json: b
             if trial is not None:
                 raise UsageError(f"{result_dir} is a file: a timeline takes no TRIAL",
                                  "give DIR TRIAL for a sweep's trial, or the timeline FILE alone")
-            path, title = result_dir, result_dir.name
+            path, name, title = result_dir, result_dir.name, result_dir.name
             tl = timelines.read(path)
         else:
             if trial is None:
                 raise UsageError("which trial? give DIR TRIAL (e.g. spike-install/1x/0)",
                                  "`harness report DIR` lists the tasks and profiles")
             rec, where = find_trial(read_trials([result_dir]), trial)
-            path = timeline_path(where, str(rec["trial_id"]))
+            name = str(rec["trial_id"])
+            path = timeline_path(where, name)
             tl = timelines.read(path) if path.exists() else None
-            title = f"{rec['trial_id']}: {rec.get('outcome')}" + (
+            title = f"{name}: {rec.get('outcome')}" + (
                 f" ({rec['infra_reason']})" if rec.get("infra_reason") else "")
         if plot_path is not None:
             if tl is None:
-                from harness.errors import ResultsError
-
-                raise ResultsError(f"{trial}: no timeline ({path} is missing)",
+                raise ResultsError(f"{name}: no timeline ({path} is missing)",
                                    "timelines are written by sweeps with sampling on (the default)")
             from harness.show.plot import plot_timeline
 
