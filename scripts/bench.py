@@ -280,12 +280,15 @@ def _runexec_case(stack: contextlib.ExitStack, argv: list[str]) -> Callable[[], 
                 fh.write(f"+{c}")
 
     def clean() -> None:  # runexec leaves a cgroup per run behind (it cannot remove its own)
-        for d in sorted(home.glob("*/**/"), key=lambda p: -len(p.parts)):
-            with contextlib.suppress(OSError):
-                d.rmdir()
+        from harness.cgroup.group import Cgroup
+        from harness.errors import HarnessError
+
+        for child in Cgroup(home).children():
+            with contextlib.suppress(HarnessError):
+                child.remove()
         if ours:
-            with contextlib.suppress(OSError):
-                home.rmdir()
+            with contextlib.suppress(HarnessError):
+                Cgroup(home).remove()
     stack.callback(clean)
     env = dict(os.environ)
     if len(argv) > 1:  # [python, DIR/bin/runexec]: its package is in DIR
@@ -461,10 +464,12 @@ def podman_trial_steps(rounds: int) -> dict[str, Any]:
             timed("cp", ["cp", f"{tests}/.", f"{name}:/tests"])
             timed("rm -f", ["rm", "--force", "--time", "0", name])
     finally:
+        from harness.cgroup.group import Cgroup
+        from harness.errors import HarnessError
+
         shutil.rmtree(tests, ignore_errors=True)
-        for child in sorted(cg.glob("**/"), key=lambda p: -len(p.parts)):
-            with contextlib.suppress(OSError):
-                child.rmdir()
+        with contextlib.suppress(HarnessError):
+            Cgroup(cg).remove()
     med = {k: statistics.median(v) for k, v in steps.items()}
     per_trial = med["run -d"] + 2 * med["exec"] + 2 * med["cp"] + med["rm -f"]
     return {"steps": {k: summary(v) for k, v in steps.items()}, "per_trial_ms": 1000 * per_trial}
