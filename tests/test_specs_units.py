@@ -285,3 +285,18 @@ def test_a_shard_plan_keeps_timeouts_overrides_and_sampling(tmp_path: Path) -> N
     s = shard_plan.shard_settings(shard_plan.load(tmp_path / "out"), 2)
     assert [p.timeout_multiplier for p in s.profiles] == [0.5, None]
     assert s.spec_overrides == {"a": {"memory_bytes": 48 * MIB}} and s.sample_interval == 0.2
+
+
+def test_an_oom_group_kill_seen_in_steps_is_one_mark(tmp_path: Path) -> None:
+    # memory.oom.group kills every process of the trial, raising oom_kill once for each; a
+    # reader can see 2 then 3 a few ms apart. That is one kill on the timeline, not two.
+    from harness.cgroup.group import Cgroup
+
+    s = timeline.Sampler(Cgroup(tmp_path), timeline.SamplePolicy(), 100.0)
+    s.mark(104.745, "oom_kill", count=2)
+    s.mark(104.747, "oom_kill", count=3)
+    s.mark(104.747, "exit")
+    s.mark(110.0, "oom_kill", count=4)  # a later, separate kill
+    assert [(e["kind"], e.get("count")) for e in s.events] == [
+        ("oom_kill", 3), ("exit", None), ("oom_kill", 4)]
+    assert len(s.samples) == 4

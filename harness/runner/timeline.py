@@ -28,6 +28,9 @@ SCHEMA = 1
 FILE_NAME = "timeline.json"
 COLUMNS = ("t_ms", "memory_current", "memory_peak", "cpu_usage_usec", "cpu_throttled_usec")
 DEFAULT_FIRST = 0.1  # seconds between samples at the start
+# An OOM kill with memory.oom.group raises oom_kill once per process it kills, and a reader
+# may see the count part-way: rises this close together are one kill, marked once.
+OOM_BURST_MS = 250
 
 
 @dataclass(frozen=True)
@@ -88,8 +91,15 @@ class Sampler:
         self.next_at = now + self._last_interval
 
     def mark(self, now: float, kind: str, **data: Any) -> None:
-        """An event (``oom_kill``, ``timeout``, ``kill``, ``exit``) with a sample at that moment."""
-        self.events.append({"t_ms": round((now - self.t0) * 1000), "kind": kind, **data})
+        """An event (``oom_kill``, ``timeout``, ``kill``, ``exit``) with a sample at that moment;
+        an ``oom_kill`` right after another only updates its data (see OOM_BURST_MS)."""
+        t_ms = round((now - self.t0) * 1000)
+        last = self.events[-1] if self.events else None
+        if (kind == "oom_kill" and last is not None and last["kind"] == "oom_kill"
+                and t_ms - last["t_ms"] <= OOM_BURST_MS):
+            last.update(data)
+        else:
+            self.events.append({"t_ms": t_ms, "kind": kind, **data})
         self.sample(now)
 
     def close(self) -> None:
