@@ -162,21 +162,24 @@ def test_sigterm_to_harness_kills_the_trial(kernel, shared_tmp):
 
 
 def test_a_busy_harness_still_starts_its_workload(kernel, shared_tmp):
-    """With every descriptor below 10 taken, the trampoline's pipe lands at 10 or above,
-    where dash cannot redirect: the workload must still start, not exit 125 as a 'failure'."""
+    """With every descriptor below 10 taken, the trampoline's pipe (podman's commands start
+    through it) lands at 10 or above, where dash cannot redirect: the command must still
+    start in its cgroup, not exit 125 as a 'failure'."""
     script = shared_tmp / "busy.py"
     script.write_text(
         "import os\n"
         "from harness.cgroup.workspace import Workspace\n"
-        "from harness.runner.trial import RunSpec, run_trial\n"
+        "from harness.runner.spawn import spawn_in_cgroup\n"
         "held = [os.open('/dev/null', os.O_RDONLY) for _ in range(12)]\n"
         "assert min(set(range(3, 10)) - set(held), default=None) is None, held\n"
         "with Workspace.open('busy') as ws:\n"
-        "    rec = run_trial(ws, RunSpec(command=['sh', '-c', 'exec true']))\n"
-        "print(rec.outcome, rec.exit_code)\n")
+        "    cg = ws.new_trial('busy')\n"
+        "    proc = spawn_in_cgroup(cg, ['sh', '-c', 'cat /proc/self/cgroup; exit 7'])\n"
+        "    print(proc.wait(), cg.path.name)\n")
     r = kernel.run([PY, str(script)], env={"PYTHONPATH": str(REPO)})  # this checkout, not an install
     assert r.returncode == 0, r.stderr
-    assert r.stdout.split() == ["passed", "0"], r.stdout + r.stderr
+    where, status, name = r.stdout.split()
+    assert status == "7" and where.endswith(f"/{name}"), r.stdout + r.stderr
 
 
 def test_run_writes_a_timeline_that_show_draws(kernel, shared_tmp):

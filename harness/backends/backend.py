@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, TextIO
 from harness.backends.choose import resolve_backend
 from harness.backends.guest_commands import run_argv
 from harness.backends.protocol import backend_label
+from harness.cgroup.spawner import Stream
 from harness.errors import HarnessError, Interrupted, UsageError
 from harness.exits import ExitStatus
 from harness.limits import LimitSettings
-from harness.runner.spawn import Stream
 from harness.runner.trial import EventCallback
 from harness.schema.record import OUTCOME, RunRecord, category
 from harness.schema.settings import SweepSettings

@@ -4,7 +4,8 @@ Layout (every name below ``base`` is the harness's own)::
 
     base/                  a delegated scope, <mount>/harness (root, no systemd), or --cgroup-root
       <session>/           one per harness process; memory.low = max (see below)
-        supervisor/        this process ("no internal processes": it cannot stay in <session>)
+        supervisor/        this process ("no internal processes": it cannot stay in <session>),
+                           and its spawn server (cgroup/spawn_server.py)
         <trial>/           memory.low|min, memory.max, cpu.max, pids.max, ...
 """
 
@@ -14,12 +15,17 @@ import contextlib
 import itertools
 import os
 import re
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness.cgroup import discover
 from harness.cgroup.group import Cgroup
 from harness.errors import CgroupError
+
+if TYPE_CHECKING:
+    from harness.cgroup.spawner import Spawner
 
 CONTROLLERS: tuple[str, ...] = ("memory", "cpu", "pids")
 ROOT_BASE_NAME = "harness"
@@ -75,6 +81,8 @@ class Workspace:
     session: Cgroup
     supervisor: Cgroup
     _counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    _spawner: Spawner | None = None
+    _spawner_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def open(cls, session_hint: str, cgroup_root: Path | None = None) -> Workspace:
@@ -115,6 +123,19 @@ class Workspace:
         cg.create()
         return cg
 
+    def spawner(self) -> Spawner:
+        """The spawn server that starts trials inside their cgroups, started on first use
+        (call it before starting threads: it is forked then, not executed) and again if it
+        died."""
+        from harness.cgroup.spawner import Spawner
+
+        with self._spawner_lock:
+            if self._spawner is None or self._spawner.dead is not None:
+                if self._spawner is not None:
+                    self._spawner.close()
+                self._spawner = Spawner.start(self.supervisor)
+            return self._spawner
+
     def trials(self) -> list[Cgroup]:
         """The session's trial cgroups (every child but the supervisor leaf)."""
         return [c for c in self.session.children() if c.path.name != SUPERVISOR]
@@ -131,6 +152,10 @@ class Workspace:
         for child in self.trials():
             child.kill()
             child.remove()
+        with self._spawner_lock:
+            if self._spawner is not None:
+                self._spawner.close()
+                self._spawner = None
         # A process can only leave for a cgroup that may hold processes: the root, or
         # one without controllers for children. In a delegated scope the session stays
         # until this process exits; the next harness (or systemd) removes it.

@@ -1,9 +1,16 @@
 """Start a command so that it is inside its trial cgroup before it execs.
 
 Python cannot clone3(CLONE_INTO_CGROUP), and ``preexec_fn`` is unsafe once the parent
-has threads (a sweep has). So a tiny ``sh`` trampoline waits on a pipe while the
-parent moves it into the cgroup, then execs the command: nothing the command forks or
-touches is ever outside the cgroup, and errors of the move surface in the parent.
+has threads (a sweep has). Two ways keep the command from ever running outside its cgroup:
+
+- the workspace's spawn server (``harness/cgroup/spawn_server.py``), for trials: it moves
+  itself into the cgroup, vfork+execs the command there and moves back, so a trial costs
+  no more execs than one done by hand;
+- a tiny ``sh`` trampoline that waits on a pipe while the parent moves it into the cgroup,
+  then execs the command, for callers that need a whole :class:`subprocess.Popen` (pipes,
+  ``communicate``: podman's own commands) or have no workspace. It costs one more exec.
+
+Either way errors of the move surface in the parent.
 """
 
 from __future__ import annotations
@@ -13,9 +20,10 @@ import os
 import shutil
 import subprocess
 from collections.abc import Mapping
-from typing import IO, Any
+from typing import Any, overload
 
 from harness.cgroup.group import Cgroup
+from harness.cgroup.spawner import ServedProcess, Spawner, Stream
 from harness.errors import SpawnError
 from harness.exits import ExitStatus
 
@@ -23,7 +31,7 @@ from harness.exits import ExitStatus
 _TRAMPOLINE = (f'eval "read go <&$0" && [ "$go" = go ] || exit {int(ExitStatus.HARNESS)}; '
                'eval "exec $0<&-"; exec "$@"')
 
-Stream = int | IO[Any] | None
+Process = subprocess.Popen[bytes] | ServedProcess
 
 # dash (/bin/sh on Debian) takes only one-digit descriptors in a redirection: with the pipe
 # at fd 10 or above ("Bad fd number") the trampoline would exit 125 and the trial be
@@ -83,17 +91,34 @@ def user_ids(user: str) -> dict[str, Any]:
     return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
 
 
+@overload
 def spawn_in_cgroup(cgroup: Cgroup, command: list[str], *, cwd: str | None = None,
                     env: Mapping[str, str] | None = None, stdin: Stream = None,
                     stdout: Stream = None, stderr: Stream = None,
-                    new_session: bool = False, user: str | None = None) -> subprocess.Popen[bytes]:
-    """Start ``command`` in ``cgroup``; the caller owns the returned process.
+                    new_session: bool = False, user: str | None = None,
+                    spawner: None = None) -> subprocess.Popen[bytes]: ...
+@overload
+def spawn_in_cgroup(cgroup: Cgroup, command: list[str], *, cwd: str | None = None,
+                    env: Mapping[str, str] | None = None, stdin: Stream = None,
+                    stdout: Stream = None, stderr: Stream = None,
+                    new_session: bool = False, user: str | None = None,
+                    spawner: Spawner) -> ServedProcess: ...
+def spawn_in_cgroup(cgroup: Cgroup, command: list[str], *, cwd: str | None = None,
+                    env: Mapping[str, str] | None = None, stdin: Stream = None,
+                    stdout: Stream = None, stderr: Stream = None,
+                    new_session: bool = False, user: str | None = None,
+                    spawner: Spawner | None = None) -> Process:
+    """Start ``command`` in ``cgroup``; the caller owns the returned process. With
+    ``spawner`` through it, else through the trampoline (which ``stdout=PIPE`` needs).
 
     With ``user``, the workload runs as that user (its own group, no others): it can then
     write none of the cgroup files the harness measures it by.
     """
     path = resolve(command, env, cwd)
     ids = {} if user is None else user_ids(user)
+    if spawner is not None:
+        return spawner.spawn(cgroup, [path, *command[1:]], cwd=cwd, env=env,
+                             streams=(stdin, stdout, stderr), new_session=new_session, ids=ids)
     read_fd, write_fd = os.pipe()
     try:
         child_fd, shell = _trampoline_fd(read_fd)

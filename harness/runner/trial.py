@@ -6,7 +6,6 @@ import contextlib
 import os
 import select
 import signal
-import subprocess
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -16,14 +15,15 @@ from pathlib import Path
 from harness import __version__
 from harness.cgroup import counters
 from harness.cgroup.group import Cgroup
+from harness.cgroup.spawner import ServedProcess, Spawner, Stream
 from harness.cgroup.workspace import Workspace
 from harness.errors import CgroupError, SpawnError
-from harness.exits import ExitStatus
+from harness.exits import ExitStatus, killed_by
 from harness.limits import LimitSettings
 from harness.runner import confine, tamper
 from harness.runner import timeline as timelines
 from harness.runner.classify import classify, exit_status
-from harness.runner.spawn import Stream, resolve, spawn_in_cgroup
+from harness.runner.spawn import Process, resolve, spawn_in_cgroup
 from harness.schema.record import InfraReason, RunRecord
 
 EventCallback = Callable[[str, dict[str, int]], None]
@@ -59,10 +59,15 @@ def run_trial(ws: Workspace, spec: RunSpec) -> RunRecord:
     except CgroupError as e:
         return error_record(spec.command, spec.backend, str(e), started_at=started_at)
     try:
-        return _run_in(cg, spec, started_at)
+        return _run_in(cg, spec, started_at, ws.spawner())
     except SpawnError as e:
+        not_startable = e.exit_code in (ExitStatus.NOT_FOUND, ExitStatus.NOT_EXECUTABLE)
+        reason: InfraReason = "spawn_error" if not_startable else "harness_error"
+        code = e.exit_code
+        if _oom_killed(cg):  # the exec itself ran out of memory, and took the spawn server with it
+            reason, code = "oom_kill", killed_by(signal.SIGKILL)
         return error_record(spec.command, spec.backend, str(e), started_at=started_at,
-                            reason="spawn_error", code=e.exit_code, limits=_limits(cg))
+                            reason=reason, code=code, limits=_limits(cg))
     except CgroupError as e:
         return error_record(spec.command, spec.backend, str(e), started_at=started_at,
                             limits=_limits(cg))
@@ -71,6 +76,13 @@ def run_trial(ws: Workspace, spec: RunSpec) -> RunRecord:
             cg.kill()
         finally:
             cg.remove()
+
+
+def _oom_killed(cg: Cgroup) -> bool:
+    try:
+        return counters.memory_events(cg).get("oom_kill", 0) > 0
+    except (CgroupError, OSError):
+        return False
 
 
 def _limits(cg: Cgroup) -> dict[str, str]:
@@ -87,7 +99,7 @@ def error_record(command: list[str], backend: str, message: str, *, started_at: 
                      harness_version=__version__, backend=backend, limits=limits or {}, error=message)
 
 
-def _run_in(cg: Cgroup, spec: RunSpec, started_at: str) -> RunRecord:
+def _run_in(cg: Cgroup, spec: RunSpec, started_at: str, spawner: Spawner) -> RunRecord:
     for name, value in spec.limits.files().items():
         cg.write(name, value)
     limits = counters.read_limits(cg)
@@ -99,7 +111,7 @@ def _run_in(cg: Cgroup, spec: RunSpec, started_at: str) -> RunRecord:
         command = confine.wrap([resolve(command, spec.env, spec.cwd), *command[1:]])
     proc = spawn_in_cgroup(cg, command, cwd=spec.cwd, env=spec.env, stdin=spec.stdin,
                            stdout=spec.stdout, stderr=spec.stderr, new_session=spec.new_session,
-                           user=spec.user)
+                           user=spec.user, spawner=spawner)
     where = tamper.cgroup_of(proc.pid)  # as /proc names it, to find processes that left it
     # Created after the spawn so the first sample is the workload's, not the harness's set-up.
     sampler = watch.sampler = (timelines.Sampler(cg, spec.sampling, t0)
@@ -192,9 +204,11 @@ class _Watch:
         os.close(self.fd)
 
 
-def _wait(proc: subprocess.Popen[bytes], spec: RunSpec, cg: Cgroup, watch: _Watch, t0: float) -> bool:
+def _wait(proc: Process, spec: RunSpec, cg: Cgroup, watch: _Watch, t0: float) -> bool:
     """Wait for the main process; enforce the timeout. Returns whether it timed out."""
-    pidfd = os.pidfd_open(proc.pid)
+    # The spawn server's pidfd was opened before anyone could reap the process; a pid alone
+    # could name another process once a dead server's orphan was reaped by init.
+    pidfd = os.dup(proc.pidfd) if isinstance(proc, ServedProcess) else os.pidfd_open(proc.pid)
     poller = select.poll()
     poller.register(pidfd, select.POLLIN)
     poller.register(watch.fd, select.POLLPRI | select.POLLERR)
