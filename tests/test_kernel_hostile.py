@@ -242,3 +242,19 @@ def test_huge_finite_timeouts_work(kernel, shared_tmp):
     r = sweep(kernel, suite, shared_tmp / "out")
     assert r.returncode == 0, r.stderr
     assert records(shared_tmp / "out")[0]["outcome"] == "passed"
+
+
+def test_an_agent_that_kills_the_spawn_server_is_an_infra_error(kernel, shared_tmp):
+    """The oracle's parent is the harness's spawn server; a root agent can kill it. Its own
+    exit status (0, and a result the verifier would pass) dies with the server: an infra
+    error, never a pass. The other task's trial gets a new server and passes."""
+    suite = shared_tmp / "suite"
+    write_task(suite, "parricide", "kill -9 $PPID; sleep 0.2; echo ok > result")
+    write_task(suite, "calm", "echo ok > result")
+    r = sweep(kernel, suite, shared_tmp / "out", "--repeats", "2")
+    assert r.returncode == 0, r.stderr
+    by_task: dict[str, list[tuple[str, str | None]]] = {}
+    for rec in records(shared_tmp / "out"):
+        by_task.setdefault(rec["task"], []).append((rec["outcome"], rec["infra_reason"]))
+    assert by_task["parricide"] == [("infra_error", "harness_error")] * 2, by_task
+    assert by_task["calm"] == [("passed", None)] * 2, by_task

@@ -20,7 +20,7 @@ stop = threading.Event()
 if mode == "executed":  # a thread before the first spawn: the server cannot be forked
     threading.Thread(target=stop.wait, daemon=True).start()
 with Workspace.open("spawner") as ws:
-    sp = ws.spawner()
+    sp = ws.start_spawner()
     script = ("cat /proc/self/cgroup >> {o}; (cat /proc/self/cgroup >> {o}) & wait; "
               "exec cat /proc/self/cgroup >> {o}").format(o=out)
     recs = [run_trial(ws, RunSpec(command=["sh", "-c", script])) for _ in range(3)]
@@ -65,7 +65,7 @@ from harness.limits import LimitSettings
 from harness.runner.trial import RunSpec, run_trial
 
 with Workspace.open("spawner") as ws:
-    first = ws.spawner().pid
+    first = ws.start_spawner().pid
     # a root workload kills its parent, the server, then "passes"
     killed = run_trial(ws, RunSpec(command=["sh", "-c", "kill -9 $PPID; sleep 0.2; exit 0"]))
     after = run_trial(ws, RunSpec(command=["sh", "-c", "exit 5"]))

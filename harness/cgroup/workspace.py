@@ -123,18 +123,25 @@ class Workspace:
         cg.create()
         return cg
 
-    def spawner(self) -> Spawner:
-        """The spawn server that starts trials inside their cgroups, started on first use
-        (call it before starting threads: it is forked then, not executed) and again if it
-        died."""
+    def start_spawner(self) -> Spawner:
+        """Start the spawn server that starts trials inside their cgroups: for callers that
+        run many trials, before they start threads (it is forked then, not executed).
+        Forking costs the harness copy-on-write faults on its own memory afterwards (some
+        300 ms in a user-mode Linux guest, milliseconds natively): more than the one exec
+        of ``sh`` a trial without it pays, so a single trial does without."""
         from harness.cgroup.spawner import Spawner
 
         with self._spawner_lock:
-            if self._spawner is None or self._spawner.dead is not None:
-                if self._spawner is not None:
-                    self._spawner.close()
-                self._spawner = Spawner.start(self.supervisor)
+            if self._spawner is not None:
+                self._spawner.close()
+            self._spawner = Spawner.start(self.supervisor)
             return self._spawner
+
+    def spawner(self) -> Spawner | None:
+        """The spawn server, started again if it died; None if none was started."""
+        with self._spawner_lock:
+            dead = self._spawner is not None and self._spawner.dead is not None
+        return self.start_spawner() if dead else self._spawner
 
     def trials(self) -> list[Cgroup]:
         """The session's trial cgroups (every child but the supervisor leaf)."""

@@ -3,12 +3,13 @@
 Python cannot clone3(CLONE_INTO_CGROUP), and ``preexec_fn`` is unsafe once the parent
 has threads (a sweep has). Two ways keep the command from ever running outside its cgroup:
 
-- the workspace's spawn server (``harness/cgroup/spawn_server.py``), for trials: it moves
-  itself into the cgroup, vfork+execs the command there and moves back, so a trial costs
-  no more execs than one done by hand;
+- the workspace's spawn server (``harness/cgroup/spawn_server.py``), for a sweep's trials:
+  it moves itself into the cgroup, vfork+execs the command there and moves back, so a
+  trial costs no more execs than one done by hand;
 - a tiny ``sh`` trampoline that waits on a pipe while the parent moves it into the cgroup,
-  then execs the command, for callers that need a whole :class:`subprocess.Popen` (pipes,
-  ``communicate``: podman's own commands) or have no workspace. It costs one more exec.
+  then execs the command: one more exec, but no server to fork. For a single trial
+  (``harness run``), and for callers that need a whole :class:`subprocess.Popen` (pipes,
+  ``communicate``: podman's own commands).
 
 Either way errors of the move surface in the parent.
 """
@@ -103,6 +104,12 @@ def spawn_in_cgroup(cgroup: Cgroup, command: list[str], *, cwd: str | None = Non
                     stdout: Stream = None, stderr: Stream = None,
                     new_session: bool = False, user: str | None = None,
                     spawner: Spawner) -> ServedProcess: ...
+@overload
+def spawn_in_cgroup(cgroup: Cgroup, command: list[str], *, cwd: str | None = None,
+                    env: Mapping[str, str] | None = None, stdin: Stream = None,
+                    stdout: Stream = None, stderr: Stream = None,
+                    new_session: bool = False, user: str | None = None,
+                    spawner: Spawner | None) -> Process: ...
 def spawn_in_cgroup(cgroup: Cgroup, command: list[str], *, cwd: str | None = None,
                     env: Mapping[str, str] | None = None, stdin: Stream = None,
                     stdout: Stream = None, stderr: Stream = None,

@@ -99,7 +99,7 @@ def error_record(command: list[str], backend: str, message: str, *, started_at: 
                      harness_version=__version__, backend=backend, limits=limits or {}, error=message)
 
 
-def _run_in(cg: Cgroup, spec: RunSpec, started_at: str, spawner: Spawner) -> RunRecord:
+def _run_in(cg: Cgroup, spec: RunSpec, started_at: str, spawner: Spawner | None) -> RunRecord:
     for name, value in spec.limits.files().items():
         cg.write(name, value)
     limits = counters.read_limits(cg)

@@ -149,7 +149,7 @@ def _execute(plan: SweepPlan, manifest: Manifest, out_dir: Path, backend: str,
     for warning in plan.suite.warnings:
         progress.note(f"warning: {warning}")
     with Workspace.open(session_hint(manifest), cgroup_root) as ws:  # the caller holds the lock
-        ws.spawner()  # now, while this process has one thread: forked, not executed
+        ws.start_spawner()  # now, while this process has one thread: forked, not executed
         manifest = manifest.with_invocation(
             Invocation(started_at=datetime.now(UTC).isoformat(), resumed=bool(done),
                        host=manifest.host.hostname, backend=backend), str(ws.session.path))
