@@ -11,9 +11,10 @@ case's ratio to its floor, then the targets:
 - kernel: a bare fork+exec; a trial done by hand (mkdir, limit files, spawn into the
   cgroup, read the counters, cgroup.kill, rmdir: the kernel's own cost), and the same
   spawned through `sh` (one more exec: what a trampoline costs); the harness's
-  in-process trial (started by its spawn server), `harness run -- true` beside `python -c pass`, a sweep's trial
-  (agent + verifier); peers (systemd-run, podman run/exec and crun run over the podman
-  store the container tests build, BenchExec's runexec), each skipped with the reason
+  in-process trial (started by its spawn server), `harness run -- true` beside
+  `python -c pass`, a sweep's trial (agent + verifier); peers (systemd-run, podman
+  run/exec and crun run over the podman store the container tests build, BenchExec's
+  runexec), each skipped with the reason
   when absent or failing, never faked; the podman environment's per-trial steps; how
   soon an OOM kill reaches the harness; the watcher's CPU with and without timelines;
 - host: report load + analysis over 10k, 100k and 1M records and the time per record;
@@ -432,7 +433,7 @@ def watcher_cpu(ws: Any, seconds: float, rounds: int) -> dict[str, Any]:
 CHEAP_TIMES = 5  # samples per round of the cases of a few ms, whose spread in a guest is as large
 HAND = "floor: trial of `true` by hand"
 HAND_SH = "reference: the same, spawned through `sh` (one more exec)"
-IN_PROCESS = "harness: in-process trial of `true`"
+IN_PROCESS = "harness: in-process trial of `true` (as a sweep's, by the spawn server)"
 PYTHON = "floor: `python -c pass`"
 CLI = "harness: `harness run -- true` (CLI)"
 
@@ -490,6 +491,7 @@ def kernel_side(rounds: int, sweep_k: int, idle_seconds: float, podman: bool,
     counter = iter(range(1 << 30))
     doc: dict[str, Any] = {}
     with Workspace.open("bench") as ws, contextlib.ExitStack() as stack:
+        ws.start_spawner()  # as a sweep does: its trials start through the spawn server
         session, home = ws.session.path, ws.supervisor.path
         spec = RunSpec(command=[true], limits=LimitSettings(memory_guarantee_bytes=TRIAL_MEMORY,
                                                             memory_max_bytes=TRIAL_MEMORY))
