@@ -126,16 +126,39 @@ def test_sigterm_sigint_and_sighup_do_not_stop_the_server(spawner, dirs):
     assert start(spawner, dirs[1], "exit 4").wait() == 4
 
 
-def test_children_do_not_inherit_the_servers_handlers(spawner, dirs, tmp_path):
-    """The server catches SIGINT/SIGTERM/SIGHUP; its children must start with the defaults."""
-    out = tmp_path / "status"
+def _dispositions(sp: Spawner, cg: Cgroup, out: Path) -> tuple[int, int]:
+    """(caught, ignored) signal masks of a child the server starts."""
     with open(out, "wb") as fh:
-        start(spawner, dirs[1], "grep -E '^Sig(Cgt|Ign)' /proc/self/status",
+        start(sp, cg, "grep -E '^Sig(Cgt|Ign)' /proc/self/status",
               streams=(subprocess.DEVNULL, fh, fh)).wait()
     status = dict(line.split(":\t") for line in out.read_text().splitlines())
-    caught, ignored = int(status["SigCgt"], 16), int(status["SigIgn"], 16)
+    return int(status["SigCgt"], 16), int(status["SigIgn"], 16)
+
+
+def test_children_do_not_inherit_the_servers_handlers(spawner, dirs, tmp_path):
+    """The server catches SIGINT/SIGTERM/SIGHUP; its children start as the harness's would:
+    nothing caught, and ignored only what the harness ignores (a background job ignores
+    SIGINT), SIGPIPE restored."""
+    caught, ignored = _dispositions(spawner, dirs[1], tmp_path / "status")
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGPIPE):
-        assert not caught & (1 << (sig - 1)) and not ignored & (1 << (sig - 1)), sig
+        bit = 1 << (sig - 1)
+        assert not caught & bit, sig
+        expected = sig != signal.SIGPIPE and signal.getsignal(sig) == signal.SIG_IGN
+        assert bool(ignored & bit) == expected, sig
+
+
+def test_a_signal_the_harness_ignores_stays_ignored_for_children(dirs, tmp_path):
+    before = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        sp = Spawner.start(dirs[0])
+    finally:
+        signal.signal(signal.SIGHUP, before)
+    try:
+        os.kill(sp.pid, signal.SIGHUP)  # ignored by the server too
+        _, ignored = _dispositions(sp, dirs[1], tmp_path / "status")
+        assert ignored & (1 << (signal.SIGHUP - 1))
+    finally:
+        sp.close()
 
 
 def test_close_ends_and_reaps_the_server(dirs):
