@@ -211,7 +211,6 @@ class UmlGuest:
         self._ids = itertools.count()  # next() is atomic under the GIL: ids are unique across threads
         self._console: int | None = None  # write end of the console pipe, for nudges
         self._console_lock = threading.Lock()
-        self.boot_seconds: float | None = None
 
     # -- lifecycle --------------------------------------------------------------------
     def __enter__(self) -> UmlGuest:
@@ -285,7 +284,6 @@ class UmlGuest:
                 raise UmlError(f"the UML guest was not ready after {timeout:.0f} s\n{self._console_tail()}",
                                self._boot_fix())
             time.sleep(0.02)
-        self.boot_seconds = time.monotonic() - t0
 
     def _boot_fix(self) -> str:
         return (f"see the console log above; check that {sys.executable} runs, that {self.mem} of "
