@@ -7,11 +7,13 @@ import ast
 import json
 from pathlib import Path
 
+import pytest
 from conftest import REPO
 
 from harness.backends.backend import Native, Uml, choose
 from harness.backends.guest_commands import SETTINGS_JSON_OPTION, resume_argv, run_argv, sweep_argv
 from harness.cli.run_cmd import limits_from_flags, run
+from harness.errors import UsageError
 from harness.limits import LimitSettings
 from harness.schema.settings import SweepSettings
 from harness.sweep.profiles import Profile, parse_profiles
@@ -59,6 +61,19 @@ def test_sweep_argv_carries_the_settings_whole() -> None:
 def test_choose_gives_a_backend_object() -> None:
     assert isinstance(choose("native"), Native)
     assert isinstance(choose("uml", mem="512M"), Uml) and choose("uml", mem="512M").mem == "512M"
+
+
+def test_a_native_resume_of_a_sweep_split_over_guests_says_how(tmp_path: Path) -> None:
+    """Its manifests are the parts': a native resume used to fail on "no manifest" alone."""
+    out = tmp_path / "out"
+    for j in (1, 2):
+        (out / f"part-{j}").mkdir(parents=True)
+        (out / f"part-{j}" / "manifest.json").write_text("{}")
+    before = sorted(str(p) for p in out.rglob("*"))
+    with pytest.raises(UsageError, match=r"split over 2 user-mode Linux guests \(part-1, part-2\)") as e:
+        Native().resume(out)
+    assert e.value.fix is not None and f"--resume {out} --backend uml" in e.value.fix
+    assert sorted(str(p) for p in out.rglob("*")) == before  # nothing written, no lock taken
 
 
 def _imports() -> dict[str, set[str]]:

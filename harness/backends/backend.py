@@ -64,8 +64,15 @@ class Native(Backend):
         return execute.start(settings, out_dir, backend_label(), self.cgroup_root, progress)
 
     def resume(self, out_dir: Path, progress: TextIO | None = None) -> SweepResult:
+        from harness.backends.uml_parts import existing_parts
         from harness.sweep import execute
 
+        parts = existing_parts(out_dir)
+        if parts:  # its manifests are the parts': without this, "no manifest" and no reason
+            raise UsageError(f"{out_dir} holds a sweep split over {len(parts)} user-mode Linux guests "
+                             f"({', '.join(p.name for p in parts)}); a native resume takes one result "
+                             "directory", f"resume it as it ran: harness sweep --resume {out_dir} "
+                             "--backend uml")
         return execute.resume(out_dir, backend_label(), self.cgroup_root, progress)
 
     def run(self, command: Sequence[str], limits: LimitSettings, *, timeout: float | None = None,
