@@ -129,19 +129,23 @@ class Workspace:
         Forking costs the harness copy-on-write faults on its own memory afterwards (some
         300 ms in a user-mode Linux guest, milliseconds natively): more than the one exec
         of ``sh`` a trial without it pays, so a single trial does without."""
-        from harness.cgroup.spawner import Spawner
-
         with self._spawner_lock:
-            if self._spawner is not None:
-                self._spawner.close()
-            self._spawner = Spawner.start(self.supervisor)
-            return self._spawner
+            return self._restart_spawner()
 
     def spawner(self) -> Spawner | None:
         """The spawn server, started again if it died; None if none was started."""
-        with self._spawner_lock:
-            dead = self._spawner is not None and self._spawner.dead is not None
-        return self.start_spawner() if dead else self._spawner
+        with self._spawner_lock:  # one restart however many trials find it dead at once
+            if self._spawner is not None and self._spawner.dead is not None:
+                return self._restart_spawner()
+            return self._spawner
+
+    def _restart_spawner(self) -> Spawner:
+        from harness.cgroup.spawner import Spawner
+
+        if self._spawner is not None:
+            self._spawner.close()
+        self._spawner = Spawner.start(self.supervisor)
+        return self._spawner
 
     def trials(self) -> list[Cgroup]:
         """The session's trial cgroups (every child but the supervisor leaf)."""

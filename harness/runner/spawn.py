@@ -103,12 +103,6 @@ def spawn_in_cgroup(cgroup: Cgroup, command: list[str], *, cwd: str | None = Non
                     env: Mapping[str, str] | None = None, stdin: Stream = None,
                     stdout: Stream = None, stderr: Stream = None,
                     new_session: bool = False, user: str | None = None,
-                    spawner: Spawner) -> ServedProcess: ...
-@overload
-def spawn_in_cgroup(cgroup: Cgroup, command: list[str], *, cwd: str | None = None,
-                    env: Mapping[str, str] | None = None, stdin: Stream = None,
-                    stdout: Stream = None, stderr: Stream = None,
-                    new_session: bool = False, user: str | None = None,
                     spawner: Spawner | None) -> Process: ...
 def spawn_in_cgroup(cgroup: Cgroup, command: list[str], *, cwd: str | None = None,
                     env: Mapping[str, str] | None = None, stdin: Stream = None,
