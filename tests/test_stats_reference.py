@@ -236,18 +236,60 @@ def test_sign_flip_exact_by_hand() -> None:
     assert not mc.exact and mc.p == pytest.approx(2 * stats.norm.sf(abs(z)), abs=0.01)
 
 
-def test_korn_graubard_reduces_to_clopper_pearson_for_single_trials() -> None:
-    # K = 1 and many tasks: n* ≈ n, and the interval is close to the exact binomial one
+def test_korn_graubard_reduces_to_the_binomial_bounds_for_single_trials() -> None:
+    # K = 1 and many tasks: n* ≈ n; the upper bound is Clopper–Pearson's, the lower Jeffreys'
     from harness.stats.clustered import korn_graubard
 
     x = np.array([1.0] * 10 + [0.0] * 390)
-    e = korn_graubard(x[:, None])
+    e = korn_graubard(x[:, None], np.ones((400, 1)))
     cp = stats.binomtest(10, 400).proportion_ci(method="exact")
-    assert e.ci_low[0] == pytest.approx(cp.low, abs=0.002)
     assert e.ci_high[0] == pytest.approx(cp.high, abs=0.002)
+    assert e.ci_low[0] == pytest.approx(stats.beta.ppf(0.025, 10.5, 390.5), abs=0.002)
+    assert e.ci_low[0] > cp.low  # Jeffreys' lower bound: Clopper–Pearson's missed 0.5–1.9 %, not 2.5
     assert e.ci_high[0] - e.mean[0] > e.mean[0] - e.ci_low[0]  # skewed upward, as the rate is
-    z = korn_graubard(np.zeros((30, 1)))
-    assert z.ci_low[0] == 0.0 and 0.0 < z.ci_high[0] < 0.15
+
+
+def test_korn_graubard_without_errors_uses_the_trials_not_the_tasks() -> None:
+    # p̂ = 0 leaves no variance to estimate a design effect from: n* = the trials (Korn &
+    # Graubard's rule), so 0 of 300 trials bounds the rate by 1 − 0.025^(1/300) ≈ 1.2 %; the old
+    # rule counted 30 tasks (11.6 %) and made every error-free sweep cover
+    from harness.stats.clustered import korn_graubard
+
+    z = korn_graubard(np.zeros((30, 1)), np.full((30, 1), 10))
+    assert z.ci_low[0] == 0.0
+    assert z.ci_high[0] == pytest.approx(1 - 0.025 ** (1 / 300), rel=1e-9)
+    # unequal K: the binomial size of a mean of per-task rates is n²/Σ1/Kᵢ, not Σ Kᵢ
+    k = np.array([1, 2, 3, 4, 5] * 6, dtype=float)[:, None]
+    n_bin = 30**2 / (1 / k).sum()
+    assert korn_graubard(np.zeros((30, 1)), k).ci_high[0] == pytest.approx(1 - 0.025 ** (1 / n_bin))
+
+
+def test_korn_graubard_degrees_of_freedom_rest_on_the_tasks_with_errors() -> None:
+    # Six errors of 300 trials: on six tasks (one each) the between-task variance is small and
+    # the interval is nearly binomial; on two tasks (three each) the variance rests on two tasks,
+    # df = (m − 1)(Var/b)² is small and the upper bound rises well above what n − 1 df give
+    from harness.stats.clustered import korn_graubard
+
+    k = np.full((30, 1), 10.0)
+    spread = np.zeros((30, 1))
+    spread[:6] = 0.1
+    lumped = np.zeros((30, 1))
+    lumped[:2] = 0.3
+    es, el = korn_graubard(spread, k), korn_graubard(lumped, k)
+    assert es.mean[0] == pytest.approx(el.mean[0]) == pytest.approx(0.02)
+
+    def upper(rates: np.ndarray, df: float) -> float:  # the module's formula with a given df
+        p, v = rates.mean(), rates.var(ddof=1) / rates.size
+        neff = min(p * (1 - p) / v, 300) * (stats.norm.ppf(0.975) / stats.t.ppf(0.975, df)) ** 2
+        return float(stats.beta.ppf(0.975, neff * p + 1, neff * (1 - p)))
+
+    r = lumped[:, 0]
+    v, w = r.var(ddof=1) / 30, 0.02 * 0.98 / 300
+    df = (2 - 1) * (v / (v - w)) ** 2
+    assert df < 3
+    assert el.ci_high[0] == pytest.approx(upper(r, df), rel=1e-9)
+    assert el.ci_high[0] > upper(r, 29) + 0.03
+    assert es.ci_high[0] == pytest.approx(upper(spread[:, 0], 29), rel=1e-9)  # Var below binomial: n − 1
 
 
 def test_page_l_exact_with_ties_matches_brute_force() -> None:

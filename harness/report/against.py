@@ -71,7 +71,8 @@ def comparisons(counts: CellCounts, names: list[str], b: int, margin: float, alp
             equivalence=INCONCLUSIVE, equivalent=False,
             success_excluding_infra_diff=px.diff,
             success_excluding_infra_diff_ci=(px.ci_low, px.ci_high), success_excluding_infra_p=px.p,
-            infra_diff=pi.diff, infra_diff_se=pi.se, infra_diff_ci=infra_interval(i[:, j], i[:, b], alpha),
+            infra_diff=pi.diff, infra_diff_se=pi.se,
+            infra_diff_ci=infra_interval(i[:, j], i[:, b], counts.n[:, j], counts.n[:, b], alpha),
             infra_p_paired=flip.p, infra_p_paired_holm=NAN,
             infra_paired_test=flip.describe(),
             infra_lower_p=flip.p_less,
@@ -90,12 +91,15 @@ def comparisons(counts: CellCounts, names: list[str], b: int, margin: float, alp
     return out
 
 
-def infra_interval(a: np.ndarray, b: np.ndarray, alpha: float) -> tuple[float, float]:
-    """MOVER over the two Korn–Graubard intervals, on the tasks present in both profiles."""
+def infra_interval(a: np.ndarray, b: np.ndarray, trials_a: np.ndarray, trials_b: np.ndarray,
+                   alpha: float) -> tuple[float, float]:
+    """MOVER over the two Korn–Graubard intervals (per-task rates ``a``, ``b`` from ``trials_a``,
+    ``trials_b`` trials), on the tasks present in both profiles."""
     ok = np.isfinite(a) & np.isfinite(b)
     if ok.sum() < 2:
         return NAN, NAN
-    kg = korn_graubard(np.column_stack([a[ok], b[ok]]), 1 - alpha)
+    kg = korn_graubard(np.column_stack([a[ok], b[ok]]), np.column_stack([trials_a[ok], trials_b[ok]]),
+                       1 - alpha)
     return mover_difference(a[ok], b[ok], float(kg.ci_low[0]), float(kg.ci_high[0]),
                             float(kg.ci_low[1]), float(kg.ci_high[1]))
 

@@ -121,7 +121,8 @@ def compare_cells(ca: CellCounts, cb: CellCounts, profiles: list[str], margin: f
             success_p_holm=float("nan"), success_tost_ci=(ts.ci_low, ts.ci_high),
             success_tost_equivalent=ts.equivalent, success_test=ps.test, success_verdict="",
             infra_a=_mean(ia_r[:, j]), infra_b=_mean(ib_r[:, j]), infra_diff=pi.diff,
-            infra_diff_ci=infra_interval(ia_r[:, j], ib_r[:, j], alpha), infra_p=flip.p,
+            infra_diff_ci=infra_interval(ia_r[:, j], ib_r[:, j], ca.n[:, j], cb.n[:, j], alpha),
+            infra_p=flip.p,
             infra_p_holm=float("nan"), infra_tost_ci=(ti.ci_low, ti.ci_high),
             infra_tost_equivalent=ti.equivalent, infra_test=flip.describe(), infra_verdict=""))
     adj = holm([r.success_p for r in raw] + [r.infra_p for r in raw])
