@@ -265,31 +265,39 @@ def test_korn_graubard_without_errors_uses_the_trials_not_the_tasks() -> None:
 
 
 def test_korn_graubard_degrees_of_freedom_rest_on_the_tasks_with_errors() -> None:
-    # Six errors of 300 trials: on six tasks (one each) the between-task variance is small and
-    # the interval is nearly binomial; on two tasks (three each) the variance rests on two tasks,
-    # df = (m − 1)(Var/b)² is small and the upper bound rises well above what n − 1 df give
+    # Six errors of 300 trials: on six tasks (one each) the variance is binomial and the interval
+    # too; on three tasks (two each) the between-task part b rests on three tasks, df =
+    # (m − 1)(Var/b)² ≈ 9 and the upper bound rises above what n − 1 df give; on two tasks (three
+    # each) df ≈ 2 would leave fewer effective trials than tasks, and the floor n* ≥ n holds
     from harness.stats.clustered import korn_graubard
 
-    k = np.full((30, 1), 10.0)
-    spread = np.zeros((30, 1))
-    spread[:6] = 0.1
-    lumped = np.zeros((30, 1))
-    lumped[:2] = 0.3
-    es, el = korn_graubard(spread, k), korn_graubard(lumped, k)
-    assert es.mean[0] == pytest.approx(el.mean[0]) == pytest.approx(0.02)
+    k, z = np.full((30, 1), 10.0), stats.norm.ppf(0.975)
 
-    def upper(rates: np.ndarray, df: float) -> float:  # the module's formula with a given df
-        p, v = rates.mean(), rates.var(ddof=1) / rates.size
-        neff = min(p * (1 - p) / v, 300) * (stats.norm.ppf(0.975) / stats.t.ppf(0.975, df)) ** 2
-        return float(stats.beta.ppf(0.975, neff * p + 1, neff * (1 - p)))
+    def rates(m: int) -> np.ndarray:
+        r = np.zeros((30, 1))
+        r[:m] = 0.6 / m  # m tasks share the six errors
+        return r
 
-    r = lumped[:, 0]
+    def upper(neff: float) -> float:
+        return float(stats.beta.ppf(0.975, neff * 0.02 + 1, neff * 0.98))
+
+    def neff_at(r: np.ndarray, df: float) -> float:
+        v = r.var(ddof=1) / r.size
+        return min(0.02 * 0.98 / v, 300) * (z / stats.t.ppf(0.975, df)) ** 2
+
+    spread, lumped, two = (korn_graubard(rates(m), k) for m in (6, 3, 2))
+    assert spread.mean[0] == pytest.approx(lumped.mean[0]) == pytest.approx(two.mean[0])
+    assert two.mean[0] == pytest.approx(0.02)
+    r = rates(3)[:, 0]
     v, w = r.var(ddof=1) / 30, 0.02 * 0.98 / 300
-    df = (2 - 1) * (v / (v - w)) ** 2
-    assert df < 3
-    assert el.ci_high[0] == pytest.approx(upper(r, df), rel=1e-9)
-    assert el.ci_high[0] > upper(r, 29) + 0.03
-    assert es.ci_high[0] == pytest.approx(upper(spread[:, 0], 29), rel=1e-9)  # Var below binomial: n − 1
+    df = (3 - 1) * (v / (v - w)) ** 2
+    assert 5 < df < 15
+    assert lumped.ci_high[0] == pytest.approx(upper(neff_at(r, df)), rel=1e-9)
+    assert lumped.ci_high[0] > upper(neff_at(r, 29)) + 0.005
+    assert spread.ci_high[0] == pytest.approx(upper(neff_at(rates(6)[:, 0], 29)), rel=1e-9)  # Var < binomial
+    floor = 30 * (z / stats.t.ppf(0.975, 29)) ** 2
+    assert neff_at(rates(2)[:, 0], 2.28) < floor
+    assert two.ci_high[0] == pytest.approx(upper(floor), rel=1e-9)
 
 
 def test_page_l_exact_with_ties_matches_brute_force() -> None:

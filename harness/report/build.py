@@ -22,7 +22,7 @@ from harness.stats.table import CellCounts
 FEW_TASKS = 30
 # Below this many tasks with an infra error under a profile, its infra interval and sign-flip
 # test rest on a handful of tasks (scripts/validate_stats.py --grid: at 30–40 tasks the per-profile
-# interval covers 93.9–96.3 % and the paired one 92.9–95.7 %, the test's size stays under 2 %).
+# interval covers 93.9–96.3 % and the paired one 93.0–95.7 %, the test's size stays under 2 %).
 SPARSE_INFRA_TASKS = 10
 DEFAULT_MARGIN = 0.03  # the article: differences under ~2–3 points are indistinguishable
 KG_METHOD = ("Korn–Graubard (task-clustered effective sample size; Clopper–Pearson upper, Jeffreys lower "

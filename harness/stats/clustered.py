@@ -14,7 +14,8 @@ three choices measured in scripts/validate_stats.py (--grid: 30–200 tasks, K 3
   made every zero-error sweep cover, 98.9 % at 30 tasks × 3.
 - the degrees of freedom are Satterthwaite's (1946) for Var(p̂) = w + b: w = p(1 − p)/n_bin
   is fixed by p̂, and b, the between-task part, rests on the m tasks that had errors, so
-  df = (m − 1)(Var/b)², at most n − 1. With n − 1 alone, sweeps where one to three tasks
+  df = (m − 1)(Var/b)², at most n − 1; n* stays at least n (df n − 1), since a per-task rate
+  in [0, 1] with mean p varies at most p(1 − p). With n − 1 alone, sweeps where one to three tasks
   carry all errors made the truth lie above the interval 5.3–5.9 % of the time at 30 tasks × 10.
 - the upper bound is Clopper–Pearson (exact: it never understates the rate at its α/2 under
   the effective binomial), the lower one Jeffreys (Brown, Cai & DasGupta 2001): the
@@ -84,8 +85,11 @@ def korn_graubard(rates: np.ndarray, trials: np.ndarray, confidence: float = 0.9
         estimated = (v > 0) & (p > 0) & (p < 1)
         b = v - p * (1 - p) / n_bin
         df = np.where(estimated & (b > 0), np.minimum(n - 1, np.maximum(m - 1, 1) * (v / b) ** 2), n - 1)
-        shrink = (stats.norm.ppf(1 - a / 2) / stats.t.ppf(1 - a / 2, np.maximum(df, 1))) ** 2
-        neff = np.where(estimated, np.minimum(p * (1 - p) / v, n_bin) * shrink, n_bin)
+        z = stats.norm.ppf(1 - a / 2)
+        shrink = (z / stats.t.ppf(1 - a / 2, np.maximum(df, 1))) ** 2
+        # never below the tasks: a rate in [0, 1] with mean p varies at most p(1 − p)
+        floor = n * (z / stats.t.ppf(1 - a / 2, np.maximum(n - 1, 1))) ** 2
+        neff = np.where(estimated, np.maximum(np.minimum(p * (1 - p) / v, n_bin) * shrink, floor), n_bin)
         x = neff * p
         low = np.where(x > 0, stats.beta.ppf(a / 2, x + 0.5, neff - x + 0.5), 0.0)
         high = np.where(x < neff, stats.beta.ppf(1 - a / 2, x + 1, neff - x), 1.0)
