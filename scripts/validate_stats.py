@@ -22,10 +22,11 @@ from harness.report.validation import COVER, Check, all_checks, coverage_grid
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--scale", type=float, default=1.0, help="multiply the simulation counts")
-    ap.add_argument("--quick", action="store_true",
-                    help="only the fast subset the tests run (judged, as there, within 3 MC errors)")
-    ap.add_argument("--grid", action="store_true",
-                    help="instead of the table: infra coverage over 30–200 tasks, K 3 and 10, ρ 0 and 0.09")
+    which = ap.add_mutually_exclusive_group()
+    which.add_argument("--quick", action="store_true",
+                       help="only the fast subset the tests run (judged, as there, within 3 MC errors)")
+    which.add_argument("--grid", action="store_true",
+                       help="instead of the table: infra coverage, 30–200 tasks, K 3 and 10, ρ 0 and 0.09")
     ap.add_argument("--json", action="store_true", help="print the checks as JSON on stdout")
     args = ap.parse_args()
     results: list[Check] = []
