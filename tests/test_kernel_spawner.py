@@ -81,9 +81,45 @@ with Workspace.open("spawner") as ws:
 """
 
 
+EXEC_OOM = """
+import json, os, resource
+from harness.cgroup.workspace import Workspace
+from harness.limits import LimitSettings
+from harness.runner.trial import RunSpec, run_trial
+
+# exec copies arguments and environment into the new image, charged to the trial: 5 MiB of
+# environment (the stack limit raised so the kernel takes it) cannot start under 4 MiB
+resource.setrlimit(resource.RLIMIT_STACK, (64 << 20, 64 << 20))
+env = {f"PAD{i}": "x" * ((128 << 10) - 16) for i in range(40)}
+env["PATH"] = os.environ["PATH"]
+with Workspace.open("spawner") as ws:
+    first = ws.start_spawner().pid
+    roomy = run_trial(ws, RunSpec(command=["true"], env=env, limits=LimitSettings(memory_max_bytes=64 << 20)))
+    small = run_trial(ws, RunSpec(command=["true"], env=env, limits=LimitSettings(memory_max_bytes=4 << 20)))
+    after = run_trial(ws, RunSpec(command=["true"]))
+    print(json.dumps({"first": first, "second": ws.spawner().pid, "roomy": roomy.outcome,
+                      "small": [small.outcome, small.infra_reason, small.oom_kill_source, small.exit_code,
+                                small.memory_events, small.error],
+                      "after": after.outcome}))
+"""
+
+
+def test_an_oom_kill_during_the_exec_is_an_oom_kill_though_it_takes_the_server(kernel, shared_tmp):
+    """The server is in the trial cgroup while it starts the workload, so an OOM kill there
+    (memory.oom.group) takes it too: the trial is an OOM kill from the limit, its memory
+    events recorded and the message saying so, not a harness error blamed on a root agent."""
+    doc = _run(kernel, shared_tmp, "exec_oom", EXEC_OOM)
+    assert doc["roomy"] == "passed", doc  # the same exec fits in 64 MiB
+    outcome, reason, source, code, events, error = doc["small"]
+    assert (outcome, reason, source, code) == ("infra_error", "oom_kill", "limit", 128 + 9), doc
+    assert events["oom"] >= 1 and events["oom_kill"] >= 1, events
+    assert error.startswith("OOM-killed while starting") and "root" not in error, error
+    assert doc["second"] != doc["first"] and doc["after"] == "passed", doc
+
+
 def test_a_killed_server_is_an_infra_error_never_a_verdict(kernel, shared_tmp):
     """The workload exits 0 but its exit status died with the server: not a pass. The
-    next trial gets a new server. An OOM kill during the exec is an OOM kill."""
+    next trial gets a new server. A workload too big for its limit is an OOM kill."""
     doc = _run(kernel, shared_tmp, "killed", KILLED)
     outcome, reason, error = doc["killed"]
     assert outcome == "infra_error" and reason == "harness_error", doc

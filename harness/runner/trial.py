@@ -8,7 +8,7 @@ import select
 import signal
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,7 +22,7 @@ from harness.exits import ExitStatus, killed_by
 from harness.limits import LimitSettings
 from harness.runner import confine, tamper
 from harness.runner import timeline as timelines
-from harness.runner.classify import classify, exit_status
+from harness.runner.classify import classify, exit_status, oom_source
 from harness.runner.spawn import Process, resolve, spawn_in_cgroup
 from harness.schema.record import InfraReason, RunRecord
 
@@ -63,11 +63,22 @@ def run_trial(ws: Workspace, spec: RunSpec) -> RunRecord:
     except SpawnError as e:
         not_startable = e.exit_code in (ExitStatus.NOT_FOUND, ExitStatus.NOT_EXECUTABLE)
         reason: InfraReason = "spawn_error" if not_startable else "harness_error"
-        code = e.exit_code
-        if _oom_killed(cg):  # the exec itself ran out of memory, and took the spawn server with it
-            reason, code = "oom_kill", killed_by(signal.SIGKILL)
-        return error_record(spec.command, spec.backend, str(e), started_at=started_at,
-                            reason=reason, code=code, limits=_limits(cg))
+        limits = _limits(cg)
+        events = _memory_events(cg)
+        source = oom_source(events, 0)
+        if source is None:
+            return error_record(spec.command, spec.backend, str(e), started_at=started_at,
+                                reason=reason, code=e.exit_code, limits=limits)
+        # The workload ran out of memory while it was being started (exec copies its arguments
+        # and environment into the new image, charged to the trial), and the OOM kill took the
+        # spawn server, which was in the trial cgroup starting it: an OOM kill, not the server's
+        # failure nor a hostile workload's.
+        message = (f"OOM-killed while starting, at memory.max {limits.get('memory.max', '?')}: the kill "
+                   f"took the spawn server that was starting it ({e.message})")
+        rec = error_record(spec.command, spec.backend, message, started_at=started_at,
+                           reason="oom_kill" if source == "limit" else "host_oom_kill",
+                           code=killed_by(signal.SIGKILL), limits=limits)
+        return replace(rec, memory_events=events, oom_kill_source=source)
     except CgroupError as e:
         return error_record(spec.command, spec.backend, str(e), started_at=started_at,
                             limits=_limits(cg))
@@ -78,11 +89,11 @@ def run_trial(ws: Workspace, spec: RunSpec) -> RunRecord:
             cg.remove()
 
 
-def _oom_killed(cg: Cgroup) -> bool:
+def _memory_events(cg: Cgroup) -> dict[str, int]:
     try:
-        return counters.memory_events(cg).get("oom_kill", 0) > 0
+        return counters.memory_events(cg)
     except (CgroupError, OSError):
-        return False
+        return {}
 
 
 def _limits(cg: Cgroup) -> dict[str, str]:
