@@ -22,7 +22,7 @@ from harness.exits import ExitStatus, killed_by
 from harness.limits import LimitSettings
 from harness.runner import confine, tamper
 from harness.runner import timeline as timelines
-from harness.runner.classify import classify, exit_status, oom_source
+from harness.runner.classify import classify, exit_status
 from harness.runner.spawn import Process, resolve, spawn_in_cgroup
 from harness.schema.record import InfraReason, RunRecord
 
@@ -65,8 +65,8 @@ def run_trial(ws: Workspace, spec: RunSpec) -> RunRecord:
         reason: InfraReason = "spawn_error" if not_startable else "harness_error"
         limits = _limits(cg)
         events = _memory_events(cg)
-        source = oom_source(events, 0)
-        if source is None:
+        verdict = classify(False, False, events, 0)  # who OOM-killed it, if anyone
+        if verdict.infra_reason is None:
             return error_record(spec.command, spec.backend, str(e), started_at=started_at,
                                 reason=reason, code=e.exit_code, limits=limits)
         # The workload ran out of memory while it was being started (exec copies its arguments
@@ -76,9 +76,8 @@ def run_trial(ws: Workspace, spec: RunSpec) -> RunRecord:
         message = (f"OOM-killed while starting, at memory.max {limits.get('memory.max', '?')}: the kill "
                    f"took the spawn server that was starting it ({e.message})")
         rec = error_record(spec.command, spec.backend, message, started_at=started_at,
-                           reason="oom_kill" if source == "limit" else "host_oom_kill",
-                           code=killed_by(signal.SIGKILL), limits=limits)
-        return replace(rec, memory_events=events, oom_kill_source=source)
+                           reason=verdict.infra_reason, code=killed_by(signal.SIGKILL), limits=limits)
+        return replace(rec, memory_events=events, oom_kill_source=verdict.oom_kill_source)
     except CgroupError as e:
         return error_record(spec.command, spec.backend, str(e), started_at=started_at,
                             limits=_limits(cg))
